@@ -4,18 +4,25 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/custos/custos/capability"
+	"github.com/custos/custos/fhir/access"
+	"github.com/custos/custos/fhir/auth"
+	"github.com/custos/custos/fhir/consent"
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/repository"
 	"github.com/custos/custos/fhir/rest"
+	"github.com/custos/custos/fhir/search"
 	"github.com/custos/custos/store"
 	"github.com/custos/custos/store/kms"
 	"github.com/custos/custos/store/mongo"
@@ -41,6 +48,8 @@ type Options struct {
 	BaseURL       string
 	MaxBody       int64
 	Logger        zerolog.Logger
+	Auth          AuthOptions
+	Consent       ConsentOptions
 }
 
 // App is an assembled server.
@@ -52,7 +61,15 @@ type App struct {
 	Sealer     *seal.Sealer
 	Codec      *model.Codec
 	Repository *repository.Repository
+	Search     *search.Engine
 	REST       *rest.Server
+	Verifier   *auth.Verifier
+	DevIssuer  *auth.DevIssuer // nil when an external issuer is configured
+	Guard      *access.Guard
+	Consents   *consent.Cache
+
+	issuer auth.Issuer
+	stop   context.CancelFunc
 }
 
 // Open assembles an App. Close releases it.
@@ -87,12 +104,73 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	indexKey, err := a.Sealer.RawKey(ctx, seal.IndexKeyID)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Search = search.NewEngine(indexKey, a.Repository)
+	a.Repository.SetIndexer(a.Search)
+
+	if err := a.openVerifier(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.openGuard(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Repository.OnWrite(func(typ, _ string, compartments ...string) {
+		if typ == "Consent" {
+			for _, p := range compartments {
+				a.Consents.Invalidate(p)
+			}
+		}
+	})
+	background, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	poll := opts.Consent.ConsentPoll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	go a.watchConsents(background, poll)
+
 	a.REST = rest.New(rest.Config{
 		BaseURL: opts.BaseURL, MaxBody: opts.MaxBody, Version: Version,
 		Logger: opts.Logger, Ready: func() error { return a.Store.Ping(context.Background()) },
-		Capability: a.capability,
+		Capability: a.capability, Verifier: a.Verifier, Guard: a.Guard,
+		SmartConfiguration: a.smartConfiguration,
 	}, a.Repository)
 	return a, nil
+}
+
+func (a *App) smartConfiguration() []byte {
+	body, _ := json.Marshal(auth.SmartConfiguration(a.issuer))
+	return body
+}
+
+// Token mints a development token for tests and local use; it fails when
+// an external issuer is configured.
+func (a *App) Token(opts auth.MintOptions) (string, error) {
+	if a.DevIssuer == nil {
+		return "", errors.New("no development issuer: an external issuer is configured")
+	}
+	if opts.Audience == "" {
+		opts.Audience = a.Options.BaseURL
+	}
+	return a.DevIssuer.Mint(opts)
+}
+
+func compartmentOf(keyID string) string { return repository.CompartmentOf(keyID) }
+
+func decodeJSON(raw []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode stored resource: %w", err)
+	}
+	return m, nil
 }
 
 func openKMS(opts Options) (kms.KeyManager, error) {
@@ -130,7 +208,8 @@ func (a *App) openStore(ctx context.Context) error {
 // capability generates the CapabilityStatement from what is registered.
 func (a *App) capability() []byte {
 	st := capability.Statement{Software: "Custos", Version: Version,
-		BaseURL: a.Options.BaseURL, System: []string{"history-system"}}
+		BaseURL: a.Options.BaseURL, System: []string{"history-system"},
+		Security: auth.SecurityComponent(a.issuer)}
 	for _, typ := range model.Types {
 		interactions := []string{"read", "vread", "create", "update", "delete",
 			"history-instance", "history-type"}
@@ -144,8 +223,11 @@ func (a *App) capability() []byte {
 	return st.JSON()
 }
 
-// Close releases the store.
+// Close stops background work and releases the store.
 func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+	}
 	if a.Store == nil {
 		return nil
 	}

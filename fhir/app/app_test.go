@@ -18,6 +18,7 @@ import (
 
 	"github.com/custos/custos/conformance"
 	"github.com/custos/custos/fhir/app"
+	"github.com/custos/custos/fhir/auth"
 	"github.com/custos/custos/fhir/importer"
 	"github.com/custos/custos/store/mongo/ferrettest"
 )
@@ -35,12 +36,22 @@ type server struct {
 // the MongoDB store.
 func start(t testing.TB, mongoURI string) *server {
 	t.Helper()
+	return startWith(t, mongoURI, nil)
+}
+
+// startWith is start with a function that adjusts the options.
+func startWith(t testing.TB, mongoURI string, adjust func(*app.Options)) *server {
+	t.Helper()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
-	a, err := app.Open(context.Background(), app.Options{DataDir: dir, MongoURI: mongoURI,
-		MongoDatabase: "custos_test", BaseURL: base, Logger: zerolog.New(logs)})
+	opts := app.Options{DataDir: dir, MongoURI: mongoURI,
+		MongoDatabase: "custos_test", BaseURL: base, Logger: zerolog.New(logs)}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	a, err := app.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("open app: %v", err)
 	}
@@ -50,9 +61,32 @@ func start(t testing.TB, mongoURI string) *server {
 		ts.Close()
 		a.Close()
 	})
-	return &server{app: a, http: ts, logs: logs, dir: dir,
-		client: &conformance.Client{Base: base, HTTP: ts.Client()}}
+	s := &server{app: a, http: ts, logs: logs, dir: dir}
+	s.client = s.clientWith(t, auth.MintOptions{Scope: "user/*.cruds",
+		FHIRUser: "Practitioner/test-administrator"})
+	return s
 }
+
+// clientWith returns a client whose requests carry a development token.
+func (s *server) clientWith(t testing.TB, opts auth.MintOptions) *conformance.Client {
+	t.Helper()
+	token, err := s.app.Token(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &conformance.Client{Base: s.app.Options.BaseURL, HTTP: s.http.Client(),
+		Header: http.Header{"Authorization": {"Bearer " + token}}}
+}
+
+// emergencyReader is a client whose token asks for emergency treatment,
+// on a server that allows break-glass: it reads records that the official
+// Consent examples deny to ordinary readers.
+func (s *server) emergencyReader(t testing.TB) *conformance.Client {
+	return s.clientWith(t, auth.MintOptions{Scope: "user/*.rs",
+		FHIRUser: "Practitioner/test-emergency", Purposes: []string{"ETREAT"}})
+}
+
+func allowBreakGlass(o *app.Options) { o.Consent.BreakGlass = true }
 
 func (s *server) importFiles(t testing.TB, paths ...string) importer.Summary {
 	t.Helper()
@@ -72,6 +106,7 @@ func (s *server) importFiles(t testing.TB, paths ...string) importer.Summary {
 // checkRoundTrip reads every input back over HTTP and compares it with
 // the file it came from.
 func checkRoundTrip(t *testing.T, s *server, inputs []input) {
+	reader := s.emergencyReader(t)
 	var mu sync.Mutex
 	failures := 0
 	var wg sync.WaitGroup
@@ -81,7 +116,7 @@ func checkRoundTrip(t *testing.T, s *server, inputs []input) {
 		go func() {
 			defer wg.Done()
 			for in := range work {
-				r := s.client.Do(t, "GET", in.Type+"/"+in.ID, nil)
+				r := reader.Do(t, "GET", in.Type+"/"+in.ID, nil)
 				ok := r.Status == http.StatusOK && sameResource(t, in.Raw, r.Body)
 				if !ok {
 					mu.Lock()
@@ -105,7 +140,7 @@ func checkRoundTrip(t *testing.T, s *server, inputs []input) {
 }
 
 func TestRoundTripSQLite(t *testing.T) {
-	s := start(t, "")
+	s := startWith(t, "", allowBreakGlass)
 	sources := []string{
 		filepath.Join(testdata, "synthea-10", "Patient.ndjson"),
 		filepath.Join(testdata, "synthea-10", "DocumentReference.ndjson"),
@@ -170,7 +205,7 @@ func TestRoundTripSQLite(t *testing.T) {
 
 func TestRoundTripMongo(t *testing.T) {
 	uri, ferretDir := ferrettest.Start(t)
-	s := start(t, uri)
+	s := startWith(t, uri, allowBreakGlass)
 	sources := []string{
 		filepath.Join(testdata, "synthea-10", "Patient.ndjson"),
 		filepath.Join(testdata, "r4-examples"),

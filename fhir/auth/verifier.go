@@ -125,6 +125,7 @@ type Verifier struct {
 	now      func() time.Time
 	issuers  map[string]*trustedIssuer
 	config   Config
+	cache    *tokenCache
 }
 
 type trustedIssuer struct {
@@ -151,6 +152,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		now:      cfg.Now,
 		issuers:  map[string]*trustedIssuer{},
 		config:   cfg,
+		cache:    newTokenCache(tokenCacheSize, tokenCacheTTL),
 	}
 	for _, iss := range cfg.Issuers {
 		if err := v.addIssuer(iss); err != nil {
@@ -251,6 +253,17 @@ type joseHeader struct {
 // exp, name Config.Audience in aud, and be within its nbf and exp, give or
 // take the clock skew. Errors wrap one of the Err* values of this package.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if p, ok := v.cache.get(token, v.now()); ok {
+		return p, nil
+	}
+	p, err := v.verify(ctx, token)
+	if err == nil {
+		v.cache.put(token, p, v.now())
+	}
+	return p, err
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (Principal, error) {
 	header, claimedIssuer, err := peekToken(token)
 	if err != nil {
 		return Principal{}, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/store"
@@ -51,13 +50,11 @@ func (r *Repository) Import(ctx context.Context, batch []*model.Resource) (Impor
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return res, storeError(err)
 		}
-		rsc.SetMeta(0, time.Time{})
-		plain, err := r.codec.Marshal(rsc)
+		hash, err := r.contentHash(rsc)
 		if err != nil {
 			return res, fmt.Errorf("encode %s: %w", key, err)
 		}
-		hash := r.hash(plain)
-		if err == nil && cur.VersionID > 0 && !cur.Deleted && bytes.Equal(cur.Hash, hash) {
+		if cur.VersionID > 0 && !cur.Deleted && bytes.Equal(cur.Hash, hash) {
 			res.Unchanged++
 			continue
 		}
@@ -80,6 +77,9 @@ func (r *Repository) Import(ctx context.Context, batch []*model.Resource) (Impor
 	err := r.store.Put(ctx, writes...)
 	switch {
 	case err == nil:
+		for _, w := range writes {
+			r.wrote(w.Version.Type, w.Version.ID, w.Version.KeyID)
+		}
 		for _, created := range kinds {
 			if created {
 				res.Created++

@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/outcome"
@@ -34,6 +37,10 @@ type Entry struct {
 	VersionID   int64
 	LastUpdated time.Time
 	Deleted     bool
+	// Compartment is the id of the patient whose compartment the version
+	// is sealed in, or "" for none. It comes from the data key id, so no
+	// body is parsed to learn it.
+	Compartment string
 	// Body is the canonical JSON with meta.versionId and meta.lastUpdated;
 	// empty for a tombstone.
 	Body []byte
@@ -47,6 +54,26 @@ type Repository struct {
 	indexer Indexer
 	hashKey []byte
 	now     func() time.Time
+	onWrite func(typ, id string, compartments ...string)
+}
+
+// OnWrite sets a function called after each stored write with the type,
+// id and the compartments of the previous and the new version, for caches
+// that depend on the data (such as decisions from Consents). Call it
+// before serving requests.
+func (r *Repository) OnWrite(f func(typ, id string, compartments ...string)) { r.onWrite = f }
+
+func (r *Repository) wrote(typ, id string, keyIDs ...string) {
+	if r.onWrite == nil {
+		return
+	}
+	compartments := make([]string, 0, len(keyIDs))
+	for _, k := range keyIDs {
+		if c := CompartmentOf(k); c != "" {
+			compartments = append(compartments, c)
+		}
+	}
+	r.onWrite(typ, id, compartments...)
 }
 
 // New returns a Repository. The indexer may be nil, in which case no
@@ -88,6 +115,7 @@ func (r *Repository) Create(ctx context.Context, res *model.Resource) (Entry, er
 	if err := r.store.Put(ctx, w); err != nil {
 		return Entry{}, storeError(err)
 	}
+	r.wrote(res.Type, id, w.Version.KeyID)
 	return entry, nil
 }
 
@@ -122,6 +150,7 @@ func (r *Repository) Update(ctx context.Context, res *model.Resource, id string,
 		if err != nil {
 			return Entry{}, false, storeError(err)
 		}
+		r.wrote(res.Type, id, cur.KeyID, w.Version.KeyID)
 		return entry, !exists || cur.Deleted, nil
 	}
 	return Entry{}, false, outcome.New(http.StatusConflict, "conflict",
@@ -150,8 +179,9 @@ func (r *Repository) Delete(ctx context.Context, typ, id string, ifMatch int64) 
 		if cur.Deleted {
 			return false, nil
 		}
+		// The tombstone keeps the key id, so that its compartment is known.
 		tomb := store.Version{Type: typ, ID: id, VersionID: cur.VersionID + 1,
-			LastUpdated: r.stamp(cur.LastUpdated), Deleted: true}
+			LastUpdated: r.stamp(cur.LastUpdated), Deleted: true, KeyID: cur.KeyID}
 		err = r.store.Put(ctx, store.Write{Version: tomb})
 		if errors.Is(err, store.ErrConflict) {
 			if ifMatch != 0 {
@@ -163,6 +193,7 @@ func (r *Repository) Delete(ctx context.Context, typ, id string, ifMatch int64) 
 		if err != nil {
 			return false, storeError(err)
 		}
+		r.wrote(typ, id, cur.KeyID)
 		return true, nil
 	}
 	return false, outcome.New(http.StatusConflict, "conflict",
@@ -225,7 +256,7 @@ func (r *Repository) History(ctx context.Context, f store.HistoryFilter) ([]Entr
 // open decrypts a stored version.
 func (r *Repository) open(ctx context.Context, v store.Version) (Entry, error) {
 	e := Entry{Type: v.Type, ID: v.ID, VersionID: v.VersionID,
-		LastUpdated: v.LastUpdated, Deleted: v.Deleted}
+		LastUpdated: v.LastUpdated, Deleted: v.Deleted, Compartment: CompartmentOf(v.KeyID)}
 	if v.Deleted {
 		return e, nil
 	}
@@ -258,12 +289,10 @@ func (e *SealError) Unwrap() error { return e.Err }
 // prepare builds the sealed write of res as version versionID.
 func (r *Repository) prepare(ctx context.Context, res *model.Resource, id string,
 	versionID int64, previous time.Time) (store.Write, Entry, error) {
-	res.SetMeta(0, time.Time{})
-	plain, err := r.codec.Marshal(res)
+	hash, err := r.contentHash(res)
 	if err != nil {
 		return store.Write{}, Entry{}, fmt.Errorf("encode %s/%s: %w", res.Type, id, err)
 	}
-	hash := r.hash(plain)
 
 	lastUpdated := r.stamp(previous)
 	res.SetMeta(versionID, lastUpdated)
@@ -293,7 +322,16 @@ func (r *Repository) seal(ctx context.Context, res *model.Resource, id string, v
 		Tokens: tokens,
 	}
 	return w, Entry{Type: res.Type, ID: id, VersionID: versionID,
-		LastUpdated: lastUpdated, Body: body}, nil
+		LastUpdated: lastUpdated, Compartment: CompartmentOf(keyID), Body: body}, nil
+}
+
+// CompartmentOf returns the patient id in a data key id, or "".
+func CompartmentOf(keyID string) string {
+	id, _ := strings.CutPrefix(keyID, "patient/")
+	if id == keyID {
+		return ""
+	}
+	return id
 }
 
 // KeyFor returns the id of the data key that seals res: its patient's
@@ -308,8 +346,19 @@ func KeyFor(res *model.Resource) string {
 	return seal.SharedKeyID
 }
 
-// hash returns the keyed content hash of a version without its
-// server-managed meta.
+// contentHash returns the keyed hash of res without its server-managed
+// meta. It hashes the deterministic protobuf encoding, which costs a
+// fraction of a JSON encoding and is stable for equal content.
+func (r *Repository) contentHash(res *model.Resource) ([]byte, error) {
+	res.SetMeta(0, time.Time{})
+	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(res.Message())
+	if err != nil {
+		return nil, err
+	}
+	return r.hash(wire), nil
+}
+
+// hash returns the keyed hash of b.
 func (r *Repository) hash(plain []byte) []byte {
 	mac := hmac.New(sha256.New, r.hashKey)
 	mac.Write([]byte("content\x00"))

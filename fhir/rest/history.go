@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/custos/custos/fhir/access"
 	"github.com/custos/custos/fhir/outcome"
 	"github.com/custos/custos/store"
 )
@@ -21,26 +22,49 @@ const (
 	MaxCount     = 1000
 )
 
-func (s *Server) historySystem(c *gin.Context) { s.history(c, "", "") }
-
-func (s *Server) historyType(c *gin.Context) { s.history(c, c.Param("type"), "") }
-
-func (s *Server) historyInstance(c *gin.Context) {
-	s.history(c, c.Param("type"), c.Param("id"))
+func (s *Server) historySystem(c *gin.Context) {
+	setInteraction(c, access.HistorySystem.Name)
+	s.history(c, access.HistorySystem, "", "")
 }
 
-func (s *Server) history(c *gin.Context, typ, id string) {
+func (s *Server) historyType(c *gin.Context) {
+	if s.allowType(c, access.HistoryType, c.Param("type")) {
+		s.history(c, access.HistoryType, c.Param("type"), "")
+	}
+}
+
+func (s *Server) historyInstance(c *gin.Context) {
+	typ, id := c.Param("type"), c.Param("id")
+	if !s.allowType(c, access.HistoryInstance, typ) {
+		return
+	}
+	// The current version decides access to the whole history, so that a
+	// refusal does not depend on which page is asked for.
+	if s.cfg.Guard != nil {
+		cur, err := s.repo.Read(c, typ, id)
+		if err != nil && outcome.As(err).Status != http.StatusNotFound {
+			s.fail(c, err)
+			return
+		}
+		if err == nil && !s.allowEntry(c, access.HistoryInstance, cur) {
+			return
+		}
+	}
+	s.history(c, access.HistoryInstance, typ, id)
+}
+
+func (s *Server) history(c *gin.Context, in access.Interaction, typ, id string) {
 	q := c.Request.URL.Query()
 	count, err := ParseCount(q.Get("_count"))
 	if err != nil {
-		fail(c, err)
+		s.fail(c, err)
 		return
 	}
 	f := store.HistoryFilter{Type: typ, ID: id, Limit: count + 1}
 	if v := q.Get("_since"); v != "" {
 		t, err := parseInstant(v)
 		if err != nil {
-			fail(c, outcome.New(http.StatusBadRequest, "value",
+			s.fail(c, outcome.New(http.StatusBadRequest, "value",
 				"_since %q is not an instant such as 2024-01-31T12:00:00Z", truncate(v, 64)))
 			return
 		}
@@ -49,7 +73,7 @@ func (s *Server) history(c *gin.Context, typ, id string) {
 	if v := q.Get("_page"); v != "" {
 		pos, err := decodePosition(v)
 		if err != nil {
-			fail(c, outcome.New(http.StatusBadRequest, "value",
+			s.fail(c, outcome.New(http.StatusBadRequest, "value",
 				"_page is not a cursor this server issued"))
 			return
 		}
@@ -58,21 +82,35 @@ func (s *Server) history(c *gin.Context, typ, id string) {
 
 	versions, err := s.repo.History(c, f)
 	if err != nil {
-		fail(c, err)
+		s.fail(c, err)
 		return
 	}
-	total, err := s.repo.Store().CountHistory(c, f)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-
 	more := len(versions) > count
 	if more {
 		versions = versions[:count]
 	}
-	b := Bundle{Type: "history", Total: &total}
+	b := Bundle{Type: "history"}
+	// Under access control a total would count versions the caller may
+	// not see, so it is given only without it.
+	if s.cfg.Guard == nil {
+		total, err := s.repo.Store().CountHistory(c, f)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		b.Total = &total
+	}
 	for _, v := range versions {
+		if id == "" {
+			ok, err := s.visible(c, in, v)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if !ok {
+				continue
+			}
+		}
 		b.Entry = append(b.Entry, s.historyEntry(v.Type, v.ID, v.VersionID, v.LastUpdated,
 			v.Deleted, v.Body))
 	}
@@ -103,10 +141,10 @@ func (s *Server) history(c *gin.Context, typ, id string) {
 	}
 	body, err := b.MarshalJSON()
 	if err != nil {
-		fail(c, err)
+		s.fail(c, err)
 		return
 	}
-	send(c, http.StatusOK, body)
+	s.send(c, http.StatusOK, body)
 }
 
 func (s *Server) historyEntry(typ, id string, vid int64, lastUpdated time.Time,

@@ -18,27 +18,35 @@ import (
 // ContentType is the media type of every FHIR response body.
 const ContentType = "application/fhir+json; charset=utf-8"
 
-// send writes body with the FHIR content type, indenting it when the
-// request asked for _pretty=true.
-func send(c *gin.Context, status int, body []byte) {
+// send records the exchange and writes body with the FHIR content type,
+// indented when the request asked for _pretty=true.
+func (s *Server) send(c *gin.Context, status int, body []byte) {
+	if !s.commit(c, status) {
+		return
+	}
+	c.Data(status, ContentType, pretty(c, body))
+}
+
+// pretty indents body when the request asked for _pretty=true.
+func pretty(c *gin.Context, body []byte) []byte {
 	if c.Query("_pretty") == "true" {
 		var out bytes.Buffer
 		if json.Indent(&out, body, "", "  ") == nil {
-			body = out.Bytes()
+			return out.Bytes()
 		}
 	}
-	c.Data(status, ContentType, body)
+	return body
 }
 
 // fail sends err as an OperationOutcome. Errors that are not
 // *outcome.Error are logged with the request id and answered with a 500
 // that reveals nothing.
-func fail(c *gin.Context, err error) {
+func (s *Server) fail(c *gin.Context, err error) {
 	var se *repository.SealError
 	if asSealError(err, &se) {
 		logger(c).Error().Str("type", se.Type).Str("id", se.ID).
 			Int64("version", se.VersionID).Msg("stored version failed to open")
-		failStatus(c, outcome.New(http.StatusInternalServerError, "exception",
+		s.failStatus(c, outcome.New(http.StatusInternalServerError, "exception",
 			"%s/%s version %d could not be opened: the stored data failed its "+
 				"integrity check, so it is not sent", se.Type, se.ID, se.VersionID))
 		return
@@ -47,22 +55,35 @@ func fail(c *gin.Context, err error) {
 	if e.Status >= 500 && e != err {
 		logger(c).Error().Err(err).Msg("request failed")
 	}
-	failStatus(c, e)
+	s.failStatus(c, e)
 }
 
-func failStatus(c *gin.Context, e *outcome.Error) {
+// failStatus sends an OperationOutcome and records the failure's reason.
+func (s *Server) failStatus(c *gin.Context, e *outcome.Error) {
 	if e.Status == http.StatusMethodNotAllowed {
 		if allow, ok := c.Get(allowKey); ok {
 			c.Header("Allow", allow.(string))
 		}
 	}
-	send(c, e.Status, outcome.JSON(e.Issues...))
+	if len(e.Issues) > 0 && exchange(c).Reason == "" {
+		exchange(c).Reason = e.Issues[0].Code
+	}
+	s.send(c, e.Status, outcome.JSON(e.Issues...))
 	c.Abort()
+}
+
+// writeStatus records the exchange and sends a status without a body.
+func (s *Server) writeStatus(c *gin.Context, status int) {
+	if !s.commit(c, status) {
+		return
+	}
+	c.Status(status)
+	c.Writer.WriteHeaderNow()
 }
 
 // sendEntry answers a read or write with the resource and its version
 // headers, honouring Prefer: return=.
-func sendEntry(c *gin.Context, status int, e repository.Entry, base string) {
+func (s *Server) sendEntry(c *gin.Context, status int, e repository.Entry, base string) {
 	setVersionHeaders(c, e)
 	if status == http.StatusCreated {
 		c.Header("Location", base+"/"+e.Type+"/"+e.ID+"/_history/"+
@@ -70,13 +91,12 @@ func sendEntry(c *gin.Context, status int, e repository.Entry, base string) {
 	}
 	switch preferReturn(c) {
 	case "minimal":
-		c.Status(status)
-		c.Writer.WriteHeaderNow()
+		s.writeStatus(c, status)
 	case "OperationOutcome":
-		send(c, status, outcome.JSON(outcome.Information("%s/%s version %d stored",
+		s.send(c, status, outcome.JSON(outcome.Information("%s/%s version %d stored",
 			e.Type, e.ID, e.VersionID)))
 	default:
-		send(c, status, e.Body)
+		s.send(c, status, e.Body)
 	}
 }
 

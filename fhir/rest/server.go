@@ -16,6 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/rs/zerolog"
 
+	"github.com/custos/custos/fhir/access"
+	"github.com/custos/custos/fhir/auth"
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/outcome"
 	"github.com/custos/custos/fhir/repository"
@@ -39,13 +41,23 @@ type Config struct {
 	Ready func() error
 	// Capability returns the CapabilityStatement as JSON.
 	Capability func() []byte
+	// Verifier authenticates bearer tokens. Nil turns authentication off,
+	// which only tests of other parts should do.
+	Verifier *auth.Verifier
+	// Guard decides access from scopes and consent; nil permits all.
+	Guard *access.Guard
+	// Audit records each exchange before its response; nil records none.
+	Audit AuditFunc
+	// SmartConfiguration is served at /fhir/.well-known/smart-configuration.
+	SmartConfiguration func() []byte
 }
 
 // Server is the FHIR REST API.
 type Server struct {
 	cfg    Config
-	repo   *repository.Repository
-	engine *gin.Engine
+	repo    *repository.Repository
+	engine  *gin.Engine
+	metrics *metrics
 }
 
 // New returns a Server over repo.
@@ -55,7 +67,7 @@ func New(cfg Config, repo *repository.Repository) *Server {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{cfg: cfg, repo: repo, engine: gin.New()}
+	s := &Server{cfg: cfg, repo: repo, engine: gin.New(), metrics: newMetrics()}
 	s.routes()
 	return s
 }
@@ -77,19 +89,24 @@ func (s *Server) routes() {
 	e.Use(s.requestLog, s.recover, s.negotiate, s.limitBody)
 
 	e.NoRoute(func(c *gin.Context) {
-		failStatus(c, outcome.New(http.StatusNotFound, "not-found",
+		s.failStatus(c, outcome.New(http.StatusNotFound, "not-found",
 			"no FHIR interaction is served at %s", c.Request.URL.Path))
 	})
 	e.NoMethod(func(c *gin.Context) {
-		failStatus(c, outcome.New(http.StatusMethodNotAllowed, "not-supported",
+		s.failStatus(c, outcome.New(http.StatusMethodNotAllowed, "not-supported",
 			"%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
 	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
+	e.GET("/metrics", s.metrics.handler())
 
 	f := e.Group("/fhir")
+	if s.cfg.Verifier != nil {
+		f.Use(auth.Middleware(s.cfg.Verifier, auth.WithRejectHook(s.rejected)))
+	}
 	f.GET("/metadata", s.metadata)
+	f.GET("/.well-known/smart-configuration", s.smartConfiguration)
 	f.GET("/_history", s.historySystem)
 
 	f.POST("/:type", s.typed(s.create))
@@ -117,13 +134,41 @@ func (s *Server) ready(c *gin.Context) {
 	c.String(http.StatusOK, "ready\n")
 }
 
+// rejected records a request whose token was missing or bad; the auth
+// middleware then answers 401.
+func (s *Server) rejected(c *gin.Context, err error) {
+	x := exchange(c)
+	x.Interaction = "authenticate"
+	x.Reason = "invalid or missing bearer token"
+	if s.cfg.Audit == nil {
+		return
+	}
+	x.committed = true
+	x.Status = http.StatusUnauthorized
+	x.Method = c.Request.Method
+	x.Address = c.ClientIP()
+	x.Type = c.Param("type")
+	if aerr := s.cfg.Audit(c.Request.Context(), x); aerr != nil {
+		logger(c).Error().Err(aerr).Msg("audit record of a rejected token failed")
+	}
+}
+
+func (s *Server) smartConfiguration(c *gin.Context) {
+	if s.cfg.SmartConfiguration == nil {
+		s.failStatus(c, outcome.New(http.StatusNotFound, "not-supported",
+			"this server does not use SMART on FHIR authorization"))
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", s.cfg.SmartConfiguration())
+}
+
 func (s *Server) metadata(c *gin.Context) {
 	if s.cfg.Capability == nil {
-		failStatus(c, outcome.New(http.StatusNotImplemented, "not-supported",
+		s.failStatus(c, outcome.New(http.StatusNotImplemented, "not-supported",
 			"no CapabilityStatement is configured"))
 		return
 	}
-	send(c, http.StatusOK, s.cfg.Capability())
+	c.Data(http.StatusOK, ContentType, pretty(c, s.cfg.Capability()))
 }
 
 // typed wraps a type-level handler with the check that the type is served.
@@ -131,7 +176,7 @@ func (s *Server) typed(h gin.HandlerFunc) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		typ := c.Param("type")
 		if !model.Served(typ) {
-			failStatus(c, outcome.New(http.StatusNotFound, "not-supported",
+			s.failStatus(c, outcome.New(http.StatusNotFound, "not-supported",
 				"resource type %q is not served here; served types are %s",
 				truncate(typ, 64), strings.Join(model.Types, ", ")))
 			return
@@ -144,7 +189,7 @@ func (s *Server) typed(h gin.HandlerFunc) gin.HandlerFunc {
 func (s *Server) instance(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.typed(func(c *gin.Context) {
 		if id := c.Param("id"); !model.ValidID(id) {
-			failStatus(c, outcome.New(http.StatusBadRequest, "value",
+			s.failStatus(c, outcome.New(http.StatusBadRequest, "value",
 				"%q is not a valid resource id: ids are 1 to 64 characters of "+
 					"A-Z, a-z, 0-9, '-' and '.'", truncate(id, 80)))
 			return
@@ -172,9 +217,11 @@ func (s *Server) requestLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
+	elapsed := time.Since(start)
+	s.metrics.observe(c, route, elapsed)
 	l.Info().Str("method", c.Request.Method).Str("route", route).
 		Int("status", c.Writer.Status()).
-		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
+		Float64("duration_ms", float64(elapsed.Microseconds())/1000).
 		Msg("request")
 }
 
@@ -194,7 +241,7 @@ func (s *Server) recover(c *gin.Context) {
 				panic(r)
 			}
 			logger(c).Error().Interface("panic", sanitizePanic(r)).Msg("handler panicked")
-			fail(c, errors.New("panic"))
+			s.fail(c, errors.New("panic"))
 		}
 	}()
 	c.Next()
@@ -213,13 +260,13 @@ func sanitizePanic(r any) string {
 // another format.
 func (s *Server) negotiate(c *gin.Context) {
 	if f := c.Query("_format"); f != "" && !jsonFormat(f) {
-		failStatus(c, outcome.New(http.StatusNotAcceptable, "not-supported",
+		s.failStatus(c, outcome.New(http.StatusNotAcceptable, "not-supported",
 			"_format %q is not supported; this server speaks application/fhir+json only",
 			truncate(f, 64)))
 		return
 	}
 	if c.Query("_format") == "" && !acceptsJSON(c.GetHeader("Accept")) {
-		failStatus(c, outcome.New(http.StatusNotAcceptable, "not-supported",
+		s.failStatus(c, outcome.New(http.StatusNotAcceptable, "not-supported",
 			"none of the media types in Accept can be served; this server speaks "+
 				"application/fhir+json only"))
 		return
@@ -227,7 +274,7 @@ func (s *Server) negotiate(c *gin.Context) {
 	if c.Request.ContentLength != 0 && c.Request.Method != http.MethodGet {
 		ct := c.GetHeader("Content-Type")
 		if ct != "" && !jsonMedia(ct) && !formMedia(ct, c) {
-			failStatus(c, outcome.New(http.StatusUnsupportedMediaType, "not-supported",
+			s.failStatus(c, outcome.New(http.StatusUnsupportedMediaType, "not-supported",
 				"Content-Type %q is not supported; send application/fhir+json",
 				truncate(ct, 64)))
 			return
@@ -290,7 +337,7 @@ func qualityOf(part string) float64 {
 // declare their length.
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > s.cfg.MaxBody {
-		failStatus(c, outcome.New(http.StatusRequestEntityTooLarge, "too-costly",
+		s.failStatus(c, outcome.New(http.StatusRequestEntityTooLarge, "too-costly",
 			"the request body is %d bytes; the limit is %d bytes",
 			c.Request.ContentLength, s.cfg.MaxBody))
 		return

@@ -1,0 +1,111 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/custos/custos/fhir/auth"
+	"github.com/custos/custos/fhir/outcome"
+)
+
+// Exchange is what the audit trail needs to know of one request. Handlers
+// fill it as they work; it is recorded before the response leaves.
+type Exchange struct {
+	Interaction string // read, search-type, $everything, ...
+	Method      string
+	Type        string
+	RequestID   string
+	Address     string // the client's network address
+	Principal   *auth.Principal
+	// Patients are the ids of the patients whose data the response
+	// returns or the request changed.
+	Patients []string
+	// Entities are the resources involved, as Type/id or
+	// Type/id/_history/n.
+	Entities []string
+	// Query is the search URL of a search, relative to the base.
+	Query string
+	// BreakGlass marks an access that passed a consent deny for
+	// emergency treatment.
+	BreakGlass bool
+	Status     int
+	// Reason says why a request failed, in words without PHI.
+	Reason string
+
+	committed bool
+	seen      map[string]bool
+}
+
+// AddPatient records that the response involves a patient's data.
+func (x *Exchange) AddPatient(id string) {
+	if id == "" || x.seen["p:"+id] {
+		return
+	}
+	if x.seen == nil {
+		x.seen = map[string]bool{}
+	}
+	x.seen["p:"+id] = true
+	x.Patients = append(x.Patients, id)
+}
+
+// AddEntity records a resource involved in the exchange.
+func (x *Exchange) AddEntity(ref string) {
+	if x.seen["e:"+ref] {
+		return
+	}
+	if x.seen == nil {
+		x.seen = map[string]bool{}
+	}
+	x.seen["e:"+ref] = true
+	x.Entities = append(x.Entities, ref)
+}
+
+// AuditFunc stores the audit record of an exchange. An error stops the
+// response: the client gets a 503 and none of the data.
+type AuditFunc func(ctx context.Context, x *Exchange) error
+
+const exchangeKey = "custos.exchange"
+
+// exchange returns the request's Exchange.
+func exchange(c *gin.Context) *Exchange {
+	if x, ok := c.Get(exchangeKey); ok {
+		return x.(*Exchange)
+	}
+	x := &Exchange{}
+	c.Set(exchangeKey, x)
+	return x
+}
+
+// setInteraction names the interaction of the request for the audit trail.
+func setInteraction(c *gin.Context, name string) { exchange(c).Interaction = name }
+
+// commit records the exchange before any byte of the response is written.
+// It returns false, having answered 503, when the record cannot be stored.
+func (s *Server) commit(c *gin.Context, status int) bool {
+	x := exchange(c)
+	if x.committed || s.cfg.Audit == nil {
+		return true
+	}
+	x.committed = true
+	x.Status = status
+	x.Method = c.Request.Method
+	x.Address = c.ClientIP()
+	if x.Type == "" {
+		x.Type = c.Param("type")
+	}
+	if p, ok := auth.FromContext(c); ok {
+		x.Principal = &p
+	}
+	if err := s.cfg.Audit(c.Request.Context(), x); err != nil {
+		logger(c).Error().Err(err).Str("interaction", x.Interaction).
+			Msg("audit record failed; response withheld")
+		e := outcome.New(http.StatusServiceUnavailable, "transient",
+			"the audit trail cannot record this request, so no data is sent; retry later")
+		c.Data(e.Status, ContentType, outcome.JSON(e.Issues...))
+		c.Abort()
+		return false
+	}
+	return true
+}
