@@ -54,7 +54,7 @@ type Config struct {
 
 // Server is the FHIR REST API.
 type Server struct {
-	cfg    Config
+	cfg     Config
 	repo    *repository.Repository
 	engine  *gin.Engine
 	metrics *metrics
