@@ -26,6 +26,8 @@ type config struct {
 	baseURL    string
 	maxBody    int64
 	logLevel   string
+	auth       app.AuthOptions
+	consent    app.ConsentOptions
 }
 
 func env(name, fallback string) string {
@@ -57,6 +59,31 @@ func (c *config) register(cmd *cobra.Command) {
 	f.Int64Var(&c.maxBody, "max-body", 8<<20, "largest request body in bytes")
 	f.StringVar(&c.logLevel, "log-level", env("CUSTOS_LOG_LEVEL", "info"),
 		"log level: debug, info, warn or error (env CUSTOS_LOG_LEVEL)")
+
+	f.StringVar(&c.auth.Issuer, "auth-issuer", env("CUSTOS_AUTH_ISSUER", ""),
+		"iss of the trusted authorization server; empty trusts the development issuer "+
+			"in the data directory (env CUSTOS_AUTH_ISSUER)")
+	f.StringVar(&c.auth.JWKSURL, "auth-jwks-url", env("CUSTOS_AUTH_JWKS_URL", ""),
+		"JWKS URL of the authorization server (env CUSTOS_AUTH_JWKS_URL)")
+	f.StringVar(&c.auth.JWKSFile, "auth-jwks-file", env("CUSTOS_AUTH_JWKS_FILE", ""),
+		"JWKS file of the authorization server, instead of a URL (env CUSTOS_AUTH_JWKS_FILE)")
+	f.StringVar(&c.auth.TokenEndpoint, "auth-token-endpoint", env("CUSTOS_AUTH_TOKEN_ENDPOINT", ""),
+		"token endpoint to advertise in SMART discovery (env CUSTOS_AUTH_TOKEN_ENDPOINT)")
+	f.StringVar(&c.auth.AuthorizeEndpoint, "auth-authorize-endpoint",
+		env("CUSTOS_AUTH_AUTHORIZE_ENDPOINT", ""),
+		"authorization endpoint to advertise in SMART discovery (env CUSTOS_AUTH_AUTHORIZE_ENDPOINT)")
+	f.StringVar(&c.auth.PurposeClaim, "auth-purpose-claim", env("CUSTOS_AUTH_PURPOSE_CLAIM", ""),
+		"claim with the purposes of use; default purpose_of_use (env CUSTOS_AUTH_PURPOSE_CLAIM)")
+	f.StringVar(&c.auth.FHIRUserClaim, "auth-fhir-user-claim", env("CUSTOS_AUTH_FHIR_USER_CLAIM", ""),
+		"claim with the fhirUser reference; default fhirUser (env CUSTOS_AUTH_FHIR_USER_CLAIM)")
+	f.StringVar(&c.auth.PatientClaim, "auth-patient-claim", env("CUSTOS_AUTH_PATIENT_CLAIM", ""),
+		"claim with the launch patient; default patient (env CUSTOS_AUTH_PATIENT_CLAIM)")
+	f.StringVar(&c.consent.Default, "consent-default", env("CUSTOS_CONSENT_DEFAULT", "opt-out"),
+		"decision for patients without a Consent: opt-out permits, opt-in denies "+
+			"(env CUSTOS_CONSENT_DEFAULT)")
+	f.BoolVar(&c.consent.BreakGlass, "break-glass", env("CUSTOS_BREAK_GLASS", "") == "true",
+		"let purpose of use ETREAT pass a consent deny, recorded as break-glass "+
+			"(env CUSTOS_BREAK_GLASS=true)")
 }
 
 // base returns the FHIR base URL that the flags give.
@@ -79,7 +106,7 @@ func (c *config) logger() (zerolog.Logger, error) {
 func (c *config) options(log zerolog.Logger) app.Options {
 	return app.Options{DataDir: c.dataDir, MongoURI: c.mongoURI, MongoDatabase: c.mongoDB,
 		KMS: c.kms, VaultMount: c.vaultMount, VaultKey: c.vaultKey, BaseURL: c.base(),
-		MaxBody: c.maxBody, Logger: log}
+		MaxBody: c.maxBody, Logger: log, Auth: c.auth, Consent: c.consent}
 }
 
 // loopback reports whether addr listens on a loopback address only.

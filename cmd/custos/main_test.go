@@ -99,22 +99,67 @@ func startServe(t *testing.T, dataDir string, args ...string) *serving {
 	return s
 }
 
-func TestServeRefusesNonLoopback(t *testing.T) {
-	out, err := exec.Command(binary, "serve", "--addr", "0.0.0.0:0", "--data-dir",
-		t.TempDir()).CombinedOutput()
-	if err == nil {
-		t.Fatal("serve on 0.0.0.0 started")
+// token runs `custos token` on a data directory.
+func token(t *testing.T, dataDir, addr string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(binary, append([]string{"token", "--data-dir", dataDir,
+		"--addr", addr}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("custos token: %v", err)
 	}
-	if !strings.Contains(string(out), "loopback") {
-		t.Errorf("refusal does not explain: %s", out)
+	return strings.TrimSpace(string(out))
+}
+
+func get(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestServeNeedsTokens(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	addr := strings.TrimSuffix(strings.TrimPrefix(s.base, "http://"), "/fhir")
+	if st := get(t, s.base+"/metadata", ""); st != http.StatusOK {
+		t.Errorf("metadata without a token: %d", st)
+	}
+	if st := get(t, s.base+"/Patient/x", ""); st != http.StatusUnauthorized {
+		t.Errorf("read without a token: %d, want 401", st)
+	}
+	good := token(t, dir, addr, "--scope", "user/*.rs")
+	if st := get(t, s.base+"/Patient/x", good); st != http.StatusNotFound {
+		t.Errorf("read with a token: %d, want 404", st)
+	}
+	other := token(t, dir, addr, "--scope", "user/*.rs", "--audience", "http://elsewhere/fhir")
+	if st := get(t, s.base+"/Patient/x", other); st != http.StatusUnauthorized {
+		t.Errorf("read with another audience: %d, want 401", st)
+	}
+	narrow := token(t, dir, addr, "--scope", "user/Consent.rs")
+	if st := get(t, s.base+"/Patient/x", narrow); st != http.StatusForbidden {
+		t.Errorf("read outside the scopes: %d, want 403", st)
 	}
 }
 
 func TestServeShutsDownGracefully(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir)
-	r, err := http.Post(s.base+"/Patient", "application/fhir+json",
-		strings.NewReader(`{"resourceType":"Patient","active":true}`))
+	addr := strings.TrimSuffix(strings.TrimPrefix(s.base, "http://"), "/fhir")
+	bearer := "Bearer " + token(t, dir, addr, "--scope", "user/*.cruds")
+	post := func(body io.Reader) (*http.Response, error) {
+		req, _ := http.NewRequest("POST", s.base+"/Patient", body)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", bearer)
+		return http.DefaultClient.Do(req)
+	}
+	r, err := post(strings.NewReader(`{"resourceType":"Patient","active":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +173,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	pr, pw := io.Pipe()
 	result := make(chan int, 1)
 	go func() {
-		resp, err := http.Post(s.base+"/Patient", "application/fhir+json", pr)
+		resp, err := post(pr)
 		if err != nil {
 			result <- 0
 			return
@@ -163,13 +208,10 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	// The store was closed cleanly: a new server reads what was written.
 	again := startServe(t, dir)
 	path := loc[strings.Index(loc, "/Patient/"):]
-	resp, err := http.Get(again.base + strings.TrimSuffix(path, "/_history/1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("read after restart: %d", resp.StatusCode)
+	againAddr := strings.TrimSuffix(strings.TrimPrefix(again.base, "http://"), "/fhir")
+	reader := token(t, dir, againAddr, "--scope", "user/*.rs")
+	if st := get(t, again.base+strings.TrimSuffix(path, "/_history/1"), reader); st != http.StatusOK {
+		t.Fatalf("read after restart: %d", st)
 	}
 	_ = again.cmd.Process.Signal(syscall.SIGINT)
 	<-again.done

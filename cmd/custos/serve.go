@@ -34,10 +34,6 @@ func serve(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	if !loopback(cfg.addr) {
-		return fmt.Errorf("refusing to listen on %s: without authorization the server "+
-			"listens on loopback addresses only (127.0.0.1, ::1, localhost)", cfg.addr)
-	}
 	ctx, stop := signal.NotifyContext(ctxOrBackground(ctx), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -53,9 +49,19 @@ func serve(ctx context.Context, cfg *config) error {
 	}
 	srv := &http.Server{Handler: a.REST, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: 2 * time.Minute}
+	issuer := "external"
+	if a.DevIssuer != nil {
+		issuer = "development issuer in the data directory (custos token)"
+		if !loopback(cfg.addr) {
+			log.Warn().Msg("listening beyond loopback with the development issuer: " +
+				"anyone with access to the data directory can mint tokens")
+		}
+	}
 	log.Info().Str("version", app.Version).Str("store", a.StoreName).
 		Str("kms", a.Keys.Name()).Str("addr", ln.Addr().String()).
-		Str("base_url", cfg.base()).Msg("custos serving")
+		Str("base_url", cfg.base()).Str("token_issuer", issuer).
+		Str("consent_default", a.Guard.Policy().Default.String()).
+		Bool("break_glass", a.Guard.Policy().BreakGlass).Msg("custos serving")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
