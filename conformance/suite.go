@@ -28,6 +28,7 @@ func Run(t *testing.T, c *Client) {
 	t.Run("bad input", func(t *testing.T) { badInput(t, c) })
 	t.Run("other types", func(t *testing.T) { otherTypes(t, c) })
 	t.Run("precision and meta", func(t *testing.T) { precisionAndMeta(t, c) })
+	t.Run("search", func(t *testing.T) { searchChecks(t, c) })
 }
 
 // samplePatient returns a small Patient body with a marker family name.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -139,7 +140,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		BaseURL: opts.BaseURL, MaxBody: opts.MaxBody, Version: Version,
 		Logger: opts.Logger, Ready: func() error { return a.Store.Ping(context.Background()) },
 		Capability: a.capability, Verifier: a.Verifier, Guard: a.Guard,
-		SmartConfiguration: a.smartConfiguration,
+		SmartConfiguration: a.smartConfiguration, Search: a.Search,
 	}, a.Repository)
 	return a, nil
 }
@@ -217,8 +218,27 @@ func (a *App) capability() []byte {
 			interactions = []string{"read", "vread", "create", "history-instance",
 				"history-type"}
 		}
-		st.Resources = append(st.Resources, capability.Resource{Type: typ,
-			Interactions: interactions})
+		interactions = append(interactions, "search-type")
+		res := capability.Resource{Type: typ, Interactions: interactions}
+		for _, p := range a.Search.Params(typ) {
+			res.SearchParams = append(res.SearchParams, capability.SearchParam{
+				Name: p.Code, Type: p.Type, Definition: p.URL})
+			if p.Type == "reference" {
+				res.Includes = append(res.Includes, typ+":"+p.Code)
+			}
+		}
+		for _, other := range model.Types {
+			for _, p := range a.Search.Params(other) {
+				if p.Type == "reference" && (len(p.Targets) == 0 || slices.Contains(p.Targets, typ)) {
+					res.RevIncludes = append(res.RevIncludes, other+":"+p.Code)
+				}
+			}
+		}
+		if typ == "Patient" {
+			res.Operations = []capability.Operation{{Name: "everything",
+				Definition: "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+		}
+		st.Resources = append(st.Resources, res)
 	}
 	return st.JSON()
 }

@@ -4,12 +4,14 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/fhir/go/fhirversion"
@@ -266,3 +268,38 @@ func (r *Resource) Compartment() string {
 
 // ErrNotServed is returned for resource types that Custos does not serve.
 var ErrNotServed = errors.New("resource type not served")
+
+// CompartmentOfJSON returns the patient compartment of a resource from its
+// JSON, as Compartment does for a parsed one, reading only the elements
+// that decide it.
+func CompartmentOfJSON(typ string, body []byte) string {
+	var doc struct {
+		ID      string `json:"id"`
+		Subject struct {
+			Reference string `json:"reference"`
+		} `json:"subject"`
+		Patient struct {
+			Reference string `json:"reference"`
+		} `json:"patient"`
+	}
+	switch typ {
+	case "Patient", "DocumentReference", "Consent":
+	default:
+		return ""
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	ref := doc.Subject.Reference
+	switch typ {
+	case "Patient":
+		return doc.ID
+	case "Consent":
+		ref = doc.Patient.Reference
+	}
+	id, ok := strings.CutPrefix(ref, "Patient/")
+	if !ok || !ValidID(id) {
+		return ""
+	}
+	return id
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/outcome"
 	"github.com/custos/custos/fhir/repository"
+	"github.com/custos/custos/fhir/search"
 )
 
 // DefaultMaxBody is the largest request body accepted unless configured.
@@ -50,6 +51,8 @@ type Config struct {
 	Audit AuditFunc
 	// SmartConfiguration is served at /fhir/.well-known/smart-configuration.
 	SmartConfiguration func() []byte
+	// Search runs searches; nil leaves search unrouted.
+	Search *search.Engine
 }
 
 // Server is the FHIR REST API.
@@ -58,6 +61,8 @@ type Server struct {
 	repo    *repository.Repository
 	engine  *gin.Engine
 	metrics *metrics
+
+	operations map[string]Operation
 }
 
 // New returns a Server over repo.
@@ -111,6 +116,11 @@ func (s *Server) routes() {
 
 	f.POST("/:type", s.typed(s.create))
 	f.GET("/:type/_history", s.typed(s.historyType))
+	if s.cfg.Search != nil {
+		f.GET("/:type", s.typed(s.searchType))
+		f.POST("/:type/_search", s.typed(s.searchType))
+		f.GET("/:type/:id/:compartment", s.instance(s.compartment))
+	}
 	f.GET("/:type/:id", s.instance(s.read))
 	f.PUT("/:type/:id", s.instance(s.update))
 	f.DELETE("/:type/:id", s.instance(s.delete))
