@@ -134,11 +134,14 @@ func (e *ConsentDenied) Error() string { return e.Outcome.Error() }
 // Unwrap returns the OperationOutcome error, so that outcome.As finds it.
 func (e *ConsentDenied) Unwrap() error { return e.Outcome }
 
-// consent asks the patient's Consents; resources in no compartment and a
-// patient reading their own record need no consent.
+// consent asks the patient's Consents, which govern disclosure: reads,
+// searches, history and operations that return data. Writes are governed
+// by scopes alone, so that a custodian can record data (the Consents
+// included) whatever they say. Resources in no compartment and a patient
+// reading their own record need no consent.
 func (g *Guard) consent(ctx context.Context, p auth.Principal, in Interaction,
 	t Target) (Decision, error) {
-	if t.Compartment == "" || g.consents == nil {
+	if t.Compartment == "" || g.consents == nil || in.Scope&(auth.Create|auth.Update|auth.Delete) != 0 {
 		return Decision{}, nil
 	}
 	if p.FHIRUser == "Patient/"+t.Compartment ||
@@ -186,11 +189,13 @@ func consentInteraction(name string) string {
 	return name
 }
 
+// actors returns the requesting user as a consent actor with role PRCP
+// (information recipient): the party the data is disclosed to.
 func actors(p auth.Principal) []consent.Actor {
 	if p.FHIRUser == "" {
 		return nil
 	}
-	return []consent.Actor{{Reference: p.FHIRUser}}
+	return []consent.Actor{{Reference: p.FHIRUser, Roles: []consent.Coding{consent.Role("PRCP")}}}
 }
 
 // purposes turns the token's purpose-of-use values into codings: a bare

@@ -174,6 +174,31 @@ func TestRoundTripSQLite(t *testing.T) {
 		}
 	})
 
+	t.Run("sealed under compartment keys", func(t *testing.T) {
+		for _, in := range inputs {
+			v, err := s.app.Store.Current(context.Background(), in.Type, in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "shared"
+			m := decode(t, in.Raw)
+			switch in.Type {
+			case "Patient":
+				want = "patient/" + in.ID
+			case "DocumentReference", "Consent":
+				field := map[string]string{"DocumentReference": "subject", "Consent": "patient"}[in.Type]
+				if ref := str(m[field], "reference"); strings.HasPrefix(ref, "Patient/") {
+					want = "patient/" + strings.TrimPrefix(ref, "Patient/")
+				}
+			case "AuditEvent":
+				want = "audit"
+			}
+			if v.KeyID != want {
+				t.Fatalf("%s/%s sealed under %q, want %q", in.Type, in.ID, v.KeyID, want)
+			}
+		}
+	})
+
 	needles := phi(t, inputs)
 	if len(needles) < 5000 {
 		t.Fatalf("only %d PHI values collected; the test data is not what it should be",

@@ -73,6 +73,10 @@ type Resource struct {
 	msg       protoreflect.Message
 	// Type is the resourceType, for example "Patient".
 	Type string
+	// subject is the patient a DocumentReference or Consent belongs to,
+	// read at parse time: the marshaller rewrites typed references in the
+	// proto as it encodes them, so they cannot be read afterwards.
+	subject string
 }
 
 // Parse parses and validates body as an R4 resource. Failures are
@@ -99,7 +103,14 @@ func (c *Codec) Parse(body []byte) (*Resource, error) {
 		return nil, outcome.New(http.StatusBadRequest, "structure", "the body is not a resource")
 	}
 	res := rm.Get(fd).Message()
-	return &Resource{contained: cr, msg: res, Type: string(res.Descriptor().Name())}, nil
+	r := &Resource{contained: cr, msg: res, Type: string(res.Descriptor().Name())}
+	switch r.Type {
+	case "DocumentReference":
+		r.subject = cr.GetDocumentReference().GetSubject().GetPatientId().GetValue()
+	case "Consent":
+		r.subject = cr.GetConsent().GetPatient().GetPatientId().GetValue()
+	}
+	return r, nil
 }
 
 // parseError turns a google/fhir/go parse failure into an OperationOutcome.
@@ -255,15 +266,10 @@ func (r *Resource) Message() proto.Message { return r.msg.Interface() }
 // a DocumentReference belongs to its subject and a Consent to its patient
 // when those are Patient references.
 func (r *Resource) Compartment() string {
-	switch r.Type {
-	case "Patient":
+	if r.Type == "Patient" {
 		return r.ID()
-	case "DocumentReference":
-		return r.contained.GetDocumentReference().GetSubject().GetPatientId().GetValue()
-	case "Consent":
-		return r.contained.GetConsent().GetPatient().GetPatientId().GetValue()
 	}
-	return ""
+	return r.subject
 }
 
 // ErrNotServed is returned for resource types that Custos does not serve.
