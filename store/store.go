@@ -122,6 +122,12 @@ type Store interface {
 	// free, expired or already owner's, and reports whether owner holds it.
 	ClaimLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 
+	// Purge removes every version, the current row and the postings of
+	// the named resources of typ, for good: it serves retention of the
+	// audit trail, not the FHIR delete interaction. Missing ids are not
+	// an error.
+	Purge(ctx context.Context, typ string, ids []string) error
+
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/custos/custos/capability"
 	"github.com/custos/custos/fhir/access"
+	"github.com/custos/custos/fhir/audit"
 	"github.com/custos/custos/fhir/auth"
 	"github.com/custos/custos/fhir/consent"
 	"github.com/custos/custos/fhir/model"
@@ -51,6 +52,7 @@ type Options struct {
 	Logger        zerolog.Logger
 	Auth          AuthOptions
 	Consent       ConsentOptions
+	Audit         AuditOptions
 }
 
 // App is an assembled server.
@@ -68,6 +70,7 @@ type App struct {
 	DevIssuer  *auth.DevIssuer // nil when an external issuer is configured
 	Guard      *access.Guard
 	Consents   *consent.Cache
+	Audit      *audit.Recorder // nil when Options.Audit.Off
 
 	issuer auth.Issuer
 	stop   context.CancelFunc
@@ -136,12 +139,23 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	}
 	go a.watchConsents(background, poll)
 
+	var record rest.AuditFunc
+	if !opts.Audit.Off {
+		if err := a.startAudit(ctx); err != nil {
+			a.Close()
+			return nil, err
+		}
+		record = a.record
+		go a.runRetention(background, a.Audit.Chain())
+	}
+
 	a.REST = rest.New(rest.Config{
 		BaseURL: opts.BaseURL, MaxBody: opts.MaxBody, Version: Version,
 		Logger: opts.Logger, Ready: func() error { return a.Store.Ping(context.Background()) },
 		Capability: a.capability, Verifier: a.Verifier, Guard: a.Guard,
-		SmartConfiguration: a.smartConfiguration, Search: a.Search,
+		SmartConfiguration: a.smartConfiguration, Search: a.Search, Audit: record,
 	}, a.Repository)
+	a.REST.RegisterOperation("Patient", "$access-report", a.accessReport)
 	return a, nil
 }
 
@@ -247,6 +261,12 @@ func (a *App) capability() []byte {
 func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.Audit != nil {
+		if err := a.Audit.Close(); err != nil {
+			a.Options.Logger.Error().Err(err).Msg("closing the audit trail failed")
+		}
+		a.Audit = nil
 	}
 	if a.Store == nil {
 		return nil

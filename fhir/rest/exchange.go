@@ -109,3 +109,13 @@ func (s *Server) commit(c *gin.Context, status int) bool {
 	}
 	return true
 }
+
+// Send records the exchange and sends a FHIR JSON body, for operations
+// that other packages register.
+func (s *Server) Send(c *gin.Context, status int, body []byte) { s.send(c, status, body) }
+
+// Fail sends err as an OperationOutcome, for registered operations.
+func (s *Server) Fail(c *gin.Context, err error) { s.fail(c, err) }
+
+// ExchangeOf returns the request's exchange, for registered operations.
+func ExchangeOf(c *gin.Context) *Exchange { return exchange(c) }

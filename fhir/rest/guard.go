@@ -37,43 +37,41 @@ func (s *Server) allowType(c *gin.Context, in access.Interaction, typ string) bo
 // perform in on the entry; on success it records the entry in the
 // exchange.
 func (s *Server) allowEntry(c *gin.Context, in access.Interaction, e repository.Entry) bool {
-	ok, err := s.checkEntry(c, in, e)
-	if err != nil {
+	if err := s.checkEntry(c, in, e); err != nil {
 		s.fail(c, err)
 		return false
 	}
-	return ok
-}
-
-// checkEntry decides access to e without answering. A consent denial
-// comes back as ok false with a nil error, so that searches can drop the
-// entry; other refusals are errors.
-func (s *Server) checkEntry(c *gin.Context, in access.Interaction, e repository.Entry) (
-	bool, error) {
-	if s.cfg.Guard != nil {
-		d, err := s.cfg.Guard.Resource(c, principal(c), in, access.Target{Type: e.Type,
-			ID: e.ID, Compartment: e.Compartment, Body: e.Body})
-		if err != nil {
-			return false, err
-		}
-		if d.BreakGlass {
-			exchange(c).BreakGlass = true
-		}
-	}
 	x := exchange(c)
 	x.AddPatient(e.Compartment)
-	if e.ID != "" {
+	if e.ID != "" && e.VersionID > 0 {
 		x.AddEntity(e.Type + "/" + e.ID + "/_history/" + itoa(e.VersionID))
 	}
-	return true, nil
+	return true
+}
+
+// checkEntry decides access to e without answering or recording it.
+func (s *Server) checkEntry(c *gin.Context, in access.Interaction, e repository.Entry) error {
+	if s.cfg.Guard == nil {
+		return nil
+	}
+	d, err := s.cfg.Guard.Resource(c, principal(c), in, access.Target{Type: e.Type,
+		ID: e.ID, Compartment: e.Compartment, Body: e.Body})
+	if err != nil {
+		return err
+	}
+	if d.BreakGlass {
+		exchange(c).BreakGlass = true
+	}
+	return nil
 }
 
 // visible reports whether a search or history hit may be shown; consent
 // denials and compartment refusals hide it, other errors fail the request.
+// The caller records the hits it returns.
 func (s *Server) visible(c *gin.Context, in access.Interaction, e repository.Entry) (bool, error) {
-	ok, err := s.checkEntry(c, in, e)
+	err := s.checkEntry(c, in, e)
 	if err == nil {
-		return ok, nil
+		return true, nil
 	}
 	var denied *access.ConsentDenied
 	if errors.As(err, &denied) {

@@ -111,6 +111,7 @@ func (s *Server) history(c *gin.Context, in access.Interaction, typ, id string) 
 				continue
 			}
 		}
+		exchange(c).AddPatient(v.Compartment)
 		b.Entry = append(b.Entry, s.historyEntry(v.Type, v.ID, v.VersionID, v.LastUpdated,
 			v.Deleted, v.Body))
 	}

@@ -145,6 +145,7 @@ func (s *Server) update(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	exchange(c).AddEntity(e.Type + "/" + e.ID + "/_history/" + itoa(e.VersionID))
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated

@@ -117,6 +117,10 @@ func searchError(err error) error {
 // sendSearchset encodes a page as a searchset Bundle with its links.
 func (s *Server) sendSearchset(c *gin.Context, page search.Page, params url.Values,
 	self, cursor string, back []string) {
+	x := exchange(c)
+	for _, e := range append(page.Matches, page.Includes...) {
+		x.AddPatient(model.CompartmentOfJSON(e.Type, e.Resource))
+	}
 	b := Bundle{Type: "searchset"}
 	if page.HasTotal {
 		total := page.Total

@@ -218,6 +218,7 @@ func (s *Server) requestLog(c *gin.Context) {
 		id = newRequestID()
 	}
 	c.Header("X-Request-Id", id)
+	exchange(c).RequestID = id
 	l := s.cfg.Logger.With().Str("request_id", id).Logger()
 	c.Set(loggerKey, &l)
 

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"WrappedKeys", testWrappedKeys},
 		{"WrappedKeysConcurrent", testWrappedKeysConcurrent},
 		{"Leases", testLeases},
+		{"Purge", testPurge},
 		{"AtomicPut", func(t *testing.T, s store.Store) {
 			if !cfg.atomicPut {
 				t.Skip("skipped: this store cannot make a Put of several writes atomic")
