@@ -19,7 +19,7 @@ func main() {
 	}
 	cfg := &config{}
 	cfg.register(root)
-	root.AddCommand(serveCommand(cfg), importCommand(cfg), tokenCommand(cfg))
+	root.AddCommand(serveCommand(cfg), importCommand(cfg), tokenCommand(cfg), auditCommand(cfg))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "custos:", err)
 		var exit exitError

@@ -20,6 +20,9 @@ type AuditOptions struct {
 	Retention time.Duration
 	// RetentionEvery is how often the retention job runs; 0 means hourly.
 	RetentionEvery time.Duration
+	// Timeout bounds how long a request waits for its record to be
+	// stored before it is answered 503; 0 means five seconds.
+	Timeout time.Duration
 }
 
 // DefaultRetention keeps AuditEvents for seven years.
@@ -28,7 +31,8 @@ const DefaultRetention = 7 * 365 * 24 * time.Hour
 // startAudit starts the recorder and the retention job.
 func (a *App) startAudit(ctx context.Context) error {
 	rec, err := audit.NewRecorder(ctx, a.Repository, audit.Config{
-		Server: audit.ServerInfo{Name: "Custos", BaseURL: a.Options.BaseURL},
+		Server:  audit.ServerInfo{Name: "Custos", BaseURL: a.Options.BaseURL},
+		Timeout: a.Options.Audit.Timeout,
 		OnCommit: func(h audit.ChainHead) {
 			// The chain head holds no PHI; logging it keeps a copy outside
 			// the store, against which a truncated chain can be detected.

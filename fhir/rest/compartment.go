@@ -44,6 +44,24 @@ func (s *Server) RegisterOperation(typ, name string, op Operation) {
 	s.operations[typ+"/"+name] = op
 }
 
+// RegisterTypeOperation adds an operation such as "$report" on
+// [type]/$name.
+func (s *Server) RegisterTypeOperation(typ, name string, op Operation) {
+	s.RegisterOperation(typ, "type:"+name, op)
+}
+
+// typeOperation serves GET [type]/$name.
+func (s *Server) typeOperation(c *gin.Context, typ, name string) {
+	op, ok := s.operations[typ+"/type:"+name]
+	if !ok {
+		s.failStatus(c, outcome.New(http.StatusNotFound, "not-supported",
+			"operation %s is not supported on %s", truncate(name, 64), typ))
+		return
+	}
+	setInteraction(c, name)
+	op(c, typ, "")
+}
+
 // compartment serves [type]/[id]/[compartment type], [type]/[id]/* and
 // instance operations.
 func (s *Server) compartment(c *gin.Context) {

@@ -119,3 +119,12 @@ func (s *Server) Fail(c *gin.Context, err error) { s.fail(c, err) }
 
 // ExchangeOf returns the request's exchange, for registered operations.
 func ExchangeOf(c *gin.Context) *Exchange { return exchange(c) }
+
+// SendJSON records the exchange and sends a plain JSON body that is not a
+// FHIR resource.
+func (s *Server) SendJSON(c *gin.Context, status int, body []byte) {
+	if !s.commit(c, status) {
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", pretty(c, body))
+}

@@ -37,11 +37,13 @@ func (s *Server) allowType(c *gin.Context, in access.Interaction, typ string) bo
 // perform in on the entry; on success it records the entry in the
 // exchange.
 func (s *Server) allowEntry(c *gin.Context, in access.Interaction, e repository.Entry) bool {
+	x := exchange(c)
 	if err := s.checkEntry(c, in, e); err != nil {
+		// A refusal names the patient too: "who tried to see X" needs it.
+		x.AddPatient(e.Compartment)
 		s.fail(c, err)
 		return false
 	}
-	x := exchange(c)
 	x.AddPatient(e.Compartment)
 	if e.ID != "" && e.VersionID > 0 {
 		x.AddEntity(e.Type + "/" + e.ID + "/_history/" + itoa(e.VersionID))

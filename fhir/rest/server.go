@@ -198,6 +198,10 @@ func (s *Server) typed(h gin.HandlerFunc) gin.HandlerFunc {
 // instance wraps an instance-level handler with the type and id checks.
 func (s *Server) instance(h gin.HandlerFunc) gin.HandlerFunc {
 	return s.typed(func(c *gin.Context) {
+		if id := c.Param("id"); strings.HasPrefix(id, "$") && c.Request.Method == http.MethodGet {
+			s.typeOperation(c, c.Param("type"), id)
+			return
+		}
 		if id := c.Param("id"); !model.ValidID(id) {
 			s.failStatus(c, outcome.New(http.StatusBadRequest, "value",
 				"%q is not a valid resource id: ids are 1 to 64 characters of "+
