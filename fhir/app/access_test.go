@@ -283,3 +283,49 @@ func TestOptInDefault(t *testing.T) {
 		t.Errorf("opt-in read of a patient without consent: %d, want 403", st)
 	}
 }
+
+func TestConsentDecisionExplains(t *testing.T) {
+	s := start(t, "")
+	tp := loadTwoPatients(t, s)
+	put(t, s.client, "Consent", "only-f204", consentFor(t, "consent-example-notThem",
+		"only-f204", tp.first))
+	param := func(body map[string]any, name string) map[string]any {
+		for _, p := range body["parameter"].([]any) {
+			if m := p.(map[string]any); m["name"] == name {
+				return m
+			}
+		}
+		return nil
+	}
+	cases := []struct {
+		actor, decision, provision string
+	}{
+		{"Practitioner/f204", "permit", "provision"},
+		{"Practitioner/f202", "deny", ""},
+	}
+	for _, tc := range cases {
+		r := s.client.Do(t, "GET", "Patient/"+tp.first+"/$consent-decision?actor="+tc.actor+
+			"&purpose=TREAT&type=DocumentReference", nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("$consent-decision: %d %s", r.Status, r.Body)
+		}
+		body := r.JSON(t)
+		if got := param(body, "decision")["valueCode"]; got != tc.decision {
+			t.Errorf("%s: decision %v, want %s", tc.actor, got, tc.decision)
+		}
+		ref := param(body, "consent")["valueReference"].(map[string]any)["reference"]
+		if ref != "Consent/only-f204" {
+			t.Errorf("%s: deciding consent %v", tc.actor, ref)
+		}
+		if tc.provision != "" && param(body, "provision")["valueString"] != tc.provision {
+			t.Errorf("%s: provision %v, want %s", tc.actor, param(body, "provision"), tc.provision)
+		}
+		if param(body, "evaluated") == nil {
+			t.Errorf("%s: no evaluated Consents listed", tc.actor)
+		}
+	}
+	none := s.client.Do(t, "GET", "Patient/"+tp.second+"/$consent-decision?actor=Practitioner/x", nil)
+	if got := param(none.JSON(t), "decision")["valueCode"]; got != "permit" {
+		t.Errorf("patient without a consent under opt-out: %v", got)
+	}
+}

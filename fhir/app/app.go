@@ -156,6 +156,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		SmartConfiguration: a.smartConfiguration, Search: a.Search, Audit: record,
 	}, a.Repository)
 	a.REST.RegisterOperation("Patient", "$access-report", a.accessReport)
+	a.REST.RegisterOperation("Patient", "$consent-decision", a.consentDecision)
 	a.REST.RegisterTypeOperation("AuditEvent", "$report", a.reportOperation)
 	return a, nil
 }
