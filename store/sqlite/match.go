@@ -104,6 +104,10 @@ func matchSelect(q store.MatchQuery, withAfter bool) (string, []any) {
 		if i > 0 {
 			b.WriteString(` INTERSECT `)
 		}
+		if len(c) > 1 && len(c) <= maxUnionTokens {
+			args = appendUnion(&b, args, q, c, withAfter)
+			continue
+		}
 		// INTERSECT removes duplicates, and one token has at most one
 		// posting per id, so only a single clause of several tokens
 		// needs DISTINCT.
@@ -147,6 +151,32 @@ func matchExists(q store.MatchQuery) (string, []any) {
 
 // appendIn writes " = ?" or " IN (?, ...)" for the tokens of c and appends
 // the tokens to args.
+// maxUnionTokens bounds the tokens of a clause written as a UNION; SQLite
+// allows 500 terms in a compound SELECT by default.
+const maxUnionTokens = 200
+
+// appendUnion writes a clause of several tokens as a UNION of one SELECT
+// per token. Each then seeks the primary key (type, token, id) and reads
+// its ids in order, where "token IN (...)" lets SQLite's planner, without
+// table statistics, prefer walking every posting of the type in id order.
+func appendUnion(b *strings.Builder, args []any, q store.MatchQuery, c store.Clause,
+	withAfter bool) []any {
+	b.WriteString(`SELECT id FROM (`)
+	for j, tok := range c {
+		if j > 0 {
+			b.WriteString(` UNION `)
+		}
+		b.WriteString(`SELECT id FROM postings WHERE type = ? AND token = ?`)
+		args = append(args, q.Type, tok)
+		if withAfter && q.AfterID != "" {
+			b.WriteString(` AND id > ?`)
+			args = append(args, q.AfterID)
+		}
+	}
+	b.WriteString(`)`)
+	return args
+}
+
 func appendIn(b *strings.Builder, args []any, c store.Clause) []any {
 	if len(c) == 1 {
 		b.WriteString(` = ?`)
