@@ -170,7 +170,7 @@ func TestScopesDecideInteractions(t *testing.T) {
 }
 
 // consentFor rewrites an official Consent example to concern patient.
-func consentFor(t *testing.T, example, id, patient string) []byte {
+func consentFor(t testing.TB, example, id, patient string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(testdata, "r4-examples", "Consent-"+example+".json"))
 	if err != nil {
