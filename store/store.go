@@ -45,6 +45,13 @@ type Write struct {
 	Tokens  [][]byte
 }
 
+// TokenEntry is the tokens of one version, for AddTokens.
+type TokenEntry struct {
+	ID        string
+	VersionID int64
+	Tokens    [][]byte
+}
+
 // HistoryFilter selects versions for a history listing. Results come newest
 // first, ordered by (LastUpdated, Type, ID, VersionID) descending.
 type HistoryFilter struct {
@@ -121,6 +128,17 @@ type Store interface {
 	// ClaimLease gives the named lease to owner until now+ttl when it is
 	// free, expired or already owner's, and reports whether owner holds it.
 	ClaimLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+
+	// AddTokens adds blind-index tokens to current resources of typ whose
+	// current version is the one given, all entries or none, and skips
+	// the others. It indexes records that were stored first and indexed
+	// later, off the path of the request that wrote them.
+	AddTokens(ctx context.Context, typ string, entries []TokenEntry) error
+
+	// Unindexed returns the ids of current, non-deleted resources of typ
+	// that have no token at all, in ascending order after afterID, at most
+	// limit: the records a deferred indexing has not reached yet.
+	Unindexed(ctx context.Context, typ, afterID string, limit int) ([]string, error)
 
 	// Purge removes every version, the current row and the postings of
 	// the named resources of typ, for good: it serves retention of the

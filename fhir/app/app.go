@@ -154,6 +154,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		Logger: opts.Logger, Ready: func() error { return a.Store.Ping(context.Background()) },
 		Capability: a.capability, Verifier: a.Verifier, Guard: a.Guard,
 		SmartConfiguration: a.smartConfiguration, Search: a.Search, Audit: record,
+		BeforeSearch: a.beforeSearch,
 	}, a.Repository)
 	a.REST.RegisterOperation("Patient", "$access-report", a.accessReport)
 	a.REST.RegisterOperation("Patient", "$consent-decision", a.consentDecision)
@@ -176,6 +177,15 @@ func (a *App) Token(opts auth.MintOptions) (string, error) {
 		opts.Audience = a.Options.BaseURL
 	}
 	return a.DevIssuer.Mint(opts)
+}
+
+// beforeSearch brings the audit index up to date before an AuditEvent
+// search, so that an auditor sees every access recorded before it.
+func (a *App) beforeSearch(ctx context.Context, typ string) error {
+	if typ != "AuditEvent" || a.Audit == nil {
+		return nil
+	}
+	return a.Audit.Flush(ctx)
 }
 
 func compartmentOf(keyID string) string { return repository.CompartmentOf(keyID) }

@@ -37,6 +37,12 @@ func (a *App) startAudit(ctx context.Context) error {
 		// same URL, doubling the cost of the trail.
 		Server:  audit.ServerInfo{Name: "Custos", Site: a.Options.BaseURL},
 		Timeout: a.Options.Audit.Timeout,
+		OnIndexError: func(err error) {
+			a.Options.Logger.Warn().Err(err).Msg("audit index write failed; the sweep retries it")
+		},
+		OnSweep: func(n int) {
+			a.Options.Logger.Info().Int("records", n).Msg("audit sweep indexed records")
+		},
 		OnCommit: func(h audit.ChainHead) {
 			// The chain head holds no PHI; logging it keeps a copy outside
 			// the store, against which a truncated chain can be detected.
@@ -107,6 +113,11 @@ func (a *App) record(ctx context.Context, x *rest.Exchange) error {
 // AccessEvents returns the opened AuditEvents that name a patient, for
 // $access-report.
 func (a *App) AccessEvents(ctx context.Context, patientID string) ([]audit.Access, error) {
+	if a.Audit != nil {
+		if err := a.Audit.Flush(ctx); err != nil {
+			return nil, fmt.Errorf("bring the audit index up to date: %w", err)
+		}
+	}
 	var out []audit.Access
 	cursor := ""
 	for page := 0; page < 1000; page++ {

@@ -238,7 +238,7 @@ func TestAuditFailsClosed(t *testing.T) {
 
 	// Another connection holds the SQLite write lock: the store can still
 	// be read, but no AuditEvent can be written.
-	db, err := sql.Open("sqlite", filepath.Join(s.dir, app.SQLiteFile))
+	db, err := sql.Open("sqlite", filepath.Join(s.dir, app.SQLiteFile)+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}

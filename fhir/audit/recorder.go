@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/custos/custos/fhir/repository"
@@ -38,6 +39,14 @@ type Config struct {
 	OnCommit func(ChainHead)
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// SweepEvery is how often records left unindexed are looked for and
+	// indexed (default 30s). Records are searchable once indexed, which
+	// is normally milliseconds after they are stored.
+	SweepEvery time.Duration
+	// OnIndexError and OnSweep, when set, hear of failed index writes
+	// (the sweep retries them) and of records the sweep indexed.
+	OnIndexError func(error)
+	OnSweep      func(indexed int)
 }
 
 func (c *Config) setDefaults() {
@@ -52,6 +61,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 30 * time.Second
 	}
 }
 
@@ -77,6 +89,15 @@ type Recorder struct {
 	// uncertain is a batch whose write failed in a way that may still
 	// have stored it, such as a timeout during commit.
 	uncertain *batchEnd
+
+	// Records are stored first and indexed for search afterwards, off the
+	// request path: index carries committed batches to the indexer
+	// goroutine, and a periodic sweep indexes whatever it missed.
+	index     chan []repository.RawDoc
+	indexDone chan struct{}
+	stopSweep chan struct{}
+	flush     chan chan struct{}
+	skipped   atomic.Int64 // batches left to the sweep since the last one
 }
 
 type pending struct {
@@ -105,8 +126,11 @@ func NewRecorder(ctx context.Context, repo *repository.Repository, cfg Config) (
 		return nil, fmt.Errorf("audit: create chain id: %w", err)
 	}
 	r := &Recorder{repo: repo, cfg: cfg, chain: hex.EncodeToString(id[:]),
-		queue: make(chan *pending, cfg.QueueSize), done: make(chan struct{})}
+		queue: make(chan *pending, cfg.QueueSize), done: make(chan struct{}),
+		index: make(chan []repository.RawDoc, indexQueue), indexDone: make(chan struct{}),
+		stopSweep: make(chan struct{}), flush: make(chan chan struct{})}
 	r.head.Chain = r.chain
+	go r.indexLoop()
 
 	start := &pending{trail: func(l ChainLink) *auditJSON {
 		return trailRecord(cfg.Server, l, subtypeStart, "E")
@@ -185,7 +209,136 @@ func (r *Recorder) Close() error {
 		return trailRecord(r.cfg.Server, l, subtypeStop, "E")
 	}, done: make(chan error, 1)}
 	r.commit(context.Background(), []*pending{stop})
-	return <-stop.done
+	err := <-stop.done
+	close(r.stopSweep)
+	close(r.index)
+	<-r.indexDone
+	return err
+}
+
+// indexQueue is how many committed batches may wait for the indexer
+// before further batches are left to the sweep.
+const indexQueue = 1024
+
+// maxIndexBatch bounds the records indexed in one store write. Each record
+// has about a hundred tokens, and the store takes one writer at a time,
+// so a small batch keeps the write lock short for the committer.
+const maxIndexBatch = 64
+
+// indexLoop adds the search tokens of committed records, many batches
+// per store write, and sweeps for records left unindexed (by a crash, a
+// full queue or a failed write) at start and then every SweepEvery.
+func (r *Recorder) indexLoop() {
+	defer close(r.indexDone)
+	sweep := time.NewTicker(r.cfg.SweepEvery)
+	defer sweep.Stop()
+	stop := r.stopSweep
+	r.sweep()
+	for {
+		select {
+		case docs, ok := <-r.index:
+			if !ok {
+				return
+			}
+			r.indexNow(r.gatherIndex(docs))
+		case <-sweep.C:
+			r.sweep()
+		case ack := <-r.flush:
+			for drained := false; !drained; {
+				select {
+				case docs, ok := <-r.index:
+					if !ok {
+						drained = true
+						break
+					}
+					r.indexNow(r.gatherIndex(docs))
+				default:
+					drained = true
+				}
+			}
+			if r.skipped.Load() > 0 {
+				r.sweep()
+			}
+			close(ack)
+		case <-stop:
+			// Close stops the sweep first; the loop then drains r.index.
+			sweep.Stop()
+			stop = nil
+		}
+	}
+}
+
+// indexNow adds the tokens of docs, in writes of at most maxIndexBatch
+// records, and after each write pauses as long as the write took: the
+// indexer then holds the store's write lock at most half the time, and
+// the committer, on which requests wait, gets the rest. A failure is left
+// to the sweep.
+func (r *Recorder) indexNow(docs []repository.RawDoc) {
+	for len(docs) > 0 {
+		n := min(len(docs), maxIndexBatch)
+		ctx, cancel := context.WithTimeout(context.Background(), 6*r.cfg.Timeout)
+		start := time.Now()
+		err := r.repo.IndexRaw(ctx, "AuditEvent", docs[:n])
+		cancel()
+		if err != nil {
+			r.skipped.Add(1)
+			if r.cfg.OnIndexError != nil {
+				r.cfg.OnIndexError(err)
+			}
+			return
+		}
+		docs = docs[n:]
+		time.Sleep(time.Since(start))
+	}
+}
+
+// Flush waits until every record committed before the call is
+// searchable, so that an auditor's search or an access report sees the
+// accesses up to now.
+func (r *Recorder) Flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case r.flush <- ack:
+	case <-r.indexDone:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// gatherIndex appends the batches already waiting, up to maxIndexBatch.
+func (r *Recorder) gatherIndex(docs []repository.RawDoc) []repository.RawDoc {
+	for len(docs) < 8*maxIndexBatch {
+		select {
+		case more, ok := <-r.index:
+			if !ok {
+				return docs
+			}
+			docs = append(docs, more...)
+		default:
+			return docs
+		}
+	}
+	return docs
+}
+
+func (r *Recorder) sweep() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*r.cfg.Timeout)
+	defer cancel()
+	r.skipped.Store(0)
+	n, err := r.repo.IndexPending(ctx, "AuditEvent")
+	if err != nil && r.cfg.OnIndexError != nil {
+		r.cfg.OnIndexError(err)
+	}
+	if n > 0 && r.cfg.OnSweep != nil {
+		r.cfg.OnSweep(n)
+	}
 }
 
 // run is the committer: it takes the next event, gathers more into a
@@ -243,13 +396,19 @@ func (r *Recorder) commit(parent context.Context, batch []*pending) {
 
 	err := r.resolve(ctx)
 	var end batchEnd
+	var docs []repository.RawDoc
 	if err == nil {
-		var docs []repository.RawDoc
 		docs, end = r.build(batch)
-		err = r.repo.AppendRaw(ctx, "AuditEvent", docs)
+		err = r.repo.AppendRawUnindexed(ctx, "AuditEvent", docs)
 	}
 	if err == nil {
 		r.advance(end)
+		select {
+		case r.index <- docs:
+		default:
+			// The indexer is behind; the sweep will index these.
+			r.skipped.Add(1)
+		}
 	} else if end.firstID != "" {
 		r.uncertain = &end
 		err = fmt.Errorf("audit: store %d AuditEvents: %w", len(batch), err)

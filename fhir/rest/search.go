@@ -86,6 +86,12 @@ func (s *Server) runSearch(c *gin.Context, typ string, params url.Values, self s
 	params.Del(backParam)
 	q := search.Query{Type: typ, Params: params, Handling: handling(c), Cursor: cursor}
 
+	if s.cfg.BeforeSearch != nil {
+		if err := s.cfg.BeforeSearch(c, typ); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
 	var filterErr error
 	q.Filter = func(rtyp, id string, body []byte) bool {
 		ok, err := s.visible(c, access.SearchType, repository.Entry{Type: rtyp, ID: id,

@@ -5,6 +5,7 @@
 package rest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -53,6 +54,9 @@ type Config struct {
 	SmartConfiguration func() []byte
 	// Search runs searches; nil leaves search unrouted.
 	Search *search.Engine
+	// BeforeSearch, when set, runs before each search of a type, for
+	// indexes that are written after their records (the audit trail's).
+	BeforeSearch func(ctx context.Context, typ string) error
 }
 
 // Server is the FHIR REST API.

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"WrappedKeysConcurrent", testWrappedKeysConcurrent},
 		{"Leases", testLeases},
 		{"Purge", testPurge},
+		{"AddTokens", testAddTokens},
 		{"AtomicPut", func(t *testing.T, s store.Store) {
 			if !cfg.atomicPut {
 				t.Skip("skipped: this store cannot make a Put of several writes atomic")
