@@ -67,8 +67,8 @@ func auditVerifyCommand(cfg *config) *cobra.Command {
 					f.Seq, f.Reason)
 			}
 			if !report.OK() {
-				return exitError{code: 1, msg: fmt.Sprintf("the audit trail has %d problems",
-					len(report.Findings))}
+				return exitError{code: 1, msg: fmt.Sprintf("the audit trail failed verification: "+
+					"%d findings", len(report.Findings))}
 			}
 			fmt.Printf("audit trail verified: %d records in %d chains\n", report.Records,
 				len(report.Chains))

@@ -26,6 +26,7 @@ type config struct {
 	baseURL    string
 	maxBody    int64
 	logLevel   string
+	proxies    []string
 	auth       app.AuthOptions
 	consent    app.ConsentOptions
 }
@@ -60,6 +61,9 @@ func (c *config) register(cmd *cobra.Command) {
 	f.StringVar(&c.logLevel, "log-level", env("CUSTOS_LOG_LEVEL", "info"),
 		"log level: debug, info, warn or error (env CUSTOS_LOG_LEVEL)")
 
+	f.StringSliceVar(&c.proxies, "trusted-proxies", splitList(env("CUSTOS_TRUSTED_PROXIES", "")),
+		"reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client; "+
+			"default none (env CUSTOS_TRUSTED_PROXIES, comma-separated)")
 	f.StringVar(&c.auth.Issuer, "auth-issuer", env("CUSTOS_AUTH_ISSUER", ""),
 		"iss of the trusted authorization server; empty trusts the development issuer "+
 			"in the data directory (env CUSTOS_AUTH_ISSUER)")
@@ -106,7 +110,8 @@ func (c *config) logger() (zerolog.Logger, error) {
 func (c *config) options(log zerolog.Logger) app.Options {
 	return app.Options{DataDir: c.dataDir, MongoURI: c.mongoURI, MongoDatabase: c.mongoDB,
 		KMS: c.kms, VaultMount: c.vaultMount, VaultKey: c.vaultKey, BaseURL: c.base(),
-		MaxBody: c.maxBody, Logger: log, Auth: c.auth, Consent: c.consent}
+		MaxBody: c.maxBody, Logger: log, Auth: c.auth, Consent: c.consent,
+		TrustedProxies: c.proxies}
 }
 
 // loopback reports whether addr listens on a loopback address only.
@@ -131,3 +136,13 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 func asExit(err error, target *exitError) bool { return errors.As(err, target) }
+
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

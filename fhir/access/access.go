@@ -64,7 +64,19 @@ var (
 func Operation(name string) Interaction { return Interaction{name, auth.Read | auth.Search} }
 
 // Type checks that the token's scopes allow the interaction on typ at all.
+// The audit trail needs scopes that name AuditEvent: wildcard scopes are
+// for clinical data, and an AuditEvent names patients and, in its query,
+// what was searched, so it must not reach a practitioner whom those
+// patients' Consents deny.
 func (g *Guard) Type(p auth.Principal, in Interaction, typ string) error {
+	if typ == "AuditEvent" {
+		if p.AllowsExplicitly(in.Scope, typ) {
+			return nil
+		}
+		return outcome.New(http.StatusForbidden, "forbidden",
+			"the audit trail needs a scope that names AuditEvent, such as "+
+				"user/AuditEvent.rs; wildcard scopes do not cover it")
+	}
 	if p.Allows(in.Scope, typ) {
 		return nil
 	}

@@ -23,7 +23,7 @@ func (a *App) accessReport(c *gin.Context, _, id string) {
 	p, _ := auth.FromContext(c)
 	patient, scoped := p.PatientScoped("Patient")
 	own := scoped && patient == id && p.Allows(auth.Read, "Patient")
-	auditor := !scoped && p.Allows(auth.Read|auth.Search, "AuditEvent")
+	auditor := !scoped && p.AllowsExplicitly(auth.Read|auth.Search, "AuditEvent")
 	if !own && !auditor {
 		a.REST.Fail(c, outcome.New(http.StatusForbidden, "forbidden",
 			"$access-report needs the patient's own patient-scoped token or read and "+

@@ -53,6 +53,9 @@ type Options struct {
 	Auth          AuthOptions
 	Consent       ConsentOptions
 	Audit         AuditOptions
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is
+	// believed; see rest.Config.
+	TrustedProxies []string
 }
 
 // App is an assembled server.
@@ -154,7 +157,7 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		Logger: opts.Logger, Ready: func() error { return a.Store.Ping(context.Background()) },
 		Capability: a.capability, Verifier: a.Verifier, Guard: a.Guard,
 		SmartConfiguration: a.smartConfiguration, Search: a.Search, Audit: record,
-		BeforeSearch: a.beforeSearch,
+		BeforeSearch: a.beforeSearch, TrustedProxies: opts.TrustedProxies,
 	}, a.Repository)
 	a.REST.RegisterOperation("Patient", "$access-report", a.accessReport)
 	a.REST.RegisterOperation("Patient", "$consent-decision", a.consentDecision)

@@ -62,7 +62,7 @@ func startWith(t testing.TB, mongoURI string, adjust func(*app.Options)) *server
 		a.Close()
 	})
 	s := &server{app: a, http: ts, logs: logs, dir: dir}
-	s.client = s.clientWith(t, auth.MintOptions{Scope: "user/*.cruds",
+	s.client = s.clientWith(t, auth.MintOptions{Scope: "user/*.cruds user/AuditEvent.cruds",
 		FHIRUser: "Practitioner/test-administrator"})
 	return s
 }
@@ -82,7 +82,7 @@ func (s *server) clientWith(t testing.TB, opts auth.MintOptions) *conformance.Cl
 // on a server that allows break-glass: it reads records that the official
 // Consent examples deny to ordinary readers.
 func (s *server) emergencyReader(t testing.TB) *conformance.Client {
-	return s.clientWith(t, auth.MintOptions{Scope: "user/*.rs",
+	return s.clientWith(t, auth.MintOptions{Scope: "user/*.rs user/AuditEvent.rs",
 		FHIRUser: "Practitioner/test-emergency", Purposes: []string{"ETREAT"}})
 }
 

@@ -142,6 +142,8 @@ func TestAuditEveryInteraction(t *testing.T) {
 			"Practitioner/f204", nil, false, false},
 		{"audit read", s.client, "GET", "AuditEvent?_count=1", nil, 200, "search-type", "0",
 			"Practitioner/test-administrator", nil, false, true},
+		{"audit read with a wildcard scope", doctor, "GET", "AuditEvent?_count=1", nil, 403,
+			"search-type", "4", "Practitioner/f204", nil, false, false},
 		{"delete", doctor, "DELETE", "DocumentReference/" + tp.firstDoc, nil, 204, "delete",
 			"0", "Practitioner/f204", []string{first}, false, false},
 	}

@@ -64,7 +64,7 @@ func (a *App) Report(ctx context.Context, from, to time.Time, opts ReportOptions
 func (a *App) reportOperation(c *gin.Context, _, _ string) {
 	p, _ := auth.FromContext(c)
 	if _, scoped := p.PatientScoped("AuditEvent"); scoped ||
-		!p.Allows(auth.Read|auth.Search, "AuditEvent") {
+		!p.AllowsExplicitly(auth.Read|auth.Search, "AuditEvent") {
 		a.REST.Fail(c, outcome.New(http.StatusForbidden, "forbidden",
 			"$report needs read and search scopes on AuditEvent without a patient context"))
 		return

@@ -42,26 +42,27 @@ const (
 
 // Flag is one anomaly for a privacy officer to review.
 type Flag struct {
-	Kind     string
-	User     string
-	Window   time.Time // start of the window, for FlagPatientVolume
-	Count    int       // distinct patients, or accesses for the other kinds
-	Baseline float64   // median of the user's other windows
-	EventIDs []string  // the AuditEvents concerned (off-hours, break-glass)
-	Detail   string
+	Kind     string    `json:"kind"`
+	User     string    `json:"user"`
+	Window   time.Time `json:"window,omitzero"` // start of the window, for FlagPatientVolume
+	Count    int       `json:"count"`           // distinct patients, or accesses otherwise
+	Baseline float64   `json:"baseline"`        // median of the user's other windows
+	EventIDs []string  `json:"eventIds,omitempty"`
+	Detail   string    `json:"detail"`
 }
 
 // Summary is the access report of a period (custos audit report).
 type Summary struct {
-	From, To       time.Time
-	Accesses       int            // REST accesses recorded in [From, To)
-	ByInteraction  map[string]int // by restful-interaction or operation
-	ByPurpose      map[string]int // by "system|code"; "none" when absent
-	ByOutcome      map[string]int // by AuditEvent.outcome code
-	UniqueUsers    int
-	UniquePatients int
-	BreakGlass     int
-	Flags          []Flag
+	From           time.Time      `json:"from"`
+	To             time.Time      `json:"to"`
+	Accesses       int            `json:"accesses"`      // REST accesses in [From, To)
+	ByInteraction  map[string]int `json:"byInteraction"` // by restful-interaction or operation
+	ByPurpose      map[string]int `json:"byPurpose"`     // by "system|code"; "none" when absent
+	ByOutcome      map[string]int `json:"byOutcome"`     // by AuditEvent.outcome code
+	UniqueUsers    int            `json:"uniqueUsers"`
+	UniquePatients int            `json:"uniquePatients"`
+	BreakGlass     int            `json:"breakGlass"`
+	Flags          []Flag         `json:"flags"`
 }
 
 // Summarize reports the REST accesses among events recorded in

@@ -110,3 +110,16 @@ func (p Principal) PatientScopedTypes() []string {
 func (p Principal) HasPurpose(code string) bool {
 	return slices.Contains(p.Purposes, code)
 }
+
+// AllowsExplicitly reports whether a scope that names resourceType itself,
+// not the wildcard "*", allows the interaction. Custos asks it for the
+// audit trail: a user/*.rs token is for clinical data, and reading who
+// saw whose record is for auditors whose tokens say so.
+func (p Principal) AllowsExplicitly(interaction Interaction, resourceType string) bool {
+	for _, s := range p.Scopes {
+		if p.effective(s) && s.ResourceType == resourceType && s.covers(interaction, resourceType) {
+			return true
+		}
+	}
+	return false
+}

@@ -85,6 +85,9 @@ type Resource struct {
 // a well-formed resource that breaks a rule of the specification (missing
 // required elements, references to the wrong type).
 func (c *Codec) Parse(body []byte) (*Resource, error) {
+	if err := checkJSON(body); err != nil {
+		return nil, err
+	}
 	rep := &collector{}
 	msg, err := c.unmarshaller.UnmarshalWithErrorReporter(body, rep)
 	if err != nil {
@@ -308,4 +311,16 @@ func CompartmentOfJSON(typ string, body []byte) string {
 		return ""
 	}
 	return id
+}
+
+// AddTag adds a coding to meta.tag unless it is already there.
+func (r *Resource) AddTag(system, code string) {
+	m := r.meta()
+	for _, t := range m.Tag {
+		if t.GetSystem().GetValue() == system && t.GetCode().GetValue() == code {
+			return
+		}
+	}
+	m.Tag = append(m.Tag, &dtpb.Coding{System: &dtpb.Uri{Value: system},
+		Code: &dtpb.Code{Value: code}})
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,5 +42,42 @@ func TestCompartmentSurvivesMarshal(t *testing.T) {
 				t.Errorf("compartment from JSON %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseRejectsAmbiguousJSON(t *testing.T) {
+	c, err := NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, body, wantIn string
+	}{
+		{"duplicate key", `{"resourceType":"Patient","gender":"male","gender":"female"}`, "gender"},
+		{"nested duplicate", `{"resourceType":"Patient","name":[{"family":"A","family":"B"}]}`,
+			"family"},
+		{"truncated", `{"resourceType":"Patient","name":[{"family":"Secret`, "ends before"},
+		{"garbage", `{"resourceType":"Patient",,}`, "byte"},
+		{"two values", `{"resourceType":"Patient"} {}`, "more than one"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.Parse([]byte(tc.body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.wantIn) {
+				t.Errorf("message %q does not mention %q", msg, tc.wantIn)
+			}
+			if strings.Contains(msg, "Secret") {
+				t.Errorf("message repeats the input: %q", msg)
+			}
+		})
+	}
+	// The same key in two objects is fine.
+	if _, err := c.Parse([]byte(`{"resourceType":"Patient","name":[{"family":"A"},` +
+		`{"family":"B"}]}`)); err != nil {
+		t.Fatalf("keys repeated across objects rejected: %v", err)
 	}
 }

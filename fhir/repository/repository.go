@@ -97,6 +97,12 @@ func (r *Repository) Codec() *model.Codec { return r.codec }
 // Store returns the underlying store.
 func (r *Repository) Store() store.Store { return r.store }
 
+// MaxTokens bounds the blind-index tokens of one resource version. A
+// Synthea patient has about 400; a resource with far more repeats an
+// element thousands of times, and would cost the index as much as
+// thousands of patients.
+const MaxTokens = 20000
+
 // maxAttempts bounds how often an unconditional write retries after losing
 // a race for the next version number to a concurrent writer.
 const maxAttempts = 200
@@ -314,6 +320,11 @@ func (r *Repository) seal(ctx context.Context, res *model.Resource, id string, v
 	if r.indexer != nil {
 		if tokens, err = r.indexer.Tokens(res.Type, body); err != nil {
 			return store.Write{}, Entry{}, fmt.Errorf("index %s/%s: %w", res.Type, id, err)
+		}
+		if len(tokens) > MaxTokens {
+			return store.Write{}, Entry{}, outcome.New(http.StatusUnprocessableEntity,
+				"too-costly", "%s/%s has %d searchable values; the limit is %d: split the "+
+					"resource or remove repeated elements", res.Type, id, len(tokens), MaxTokens)
 		}
 	}
 	w := store.Write{

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,12 +13,20 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/custos/custos/fhir/access"
+	"github.com/custos/custos/fhir/audit"
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/outcome"
 	"github.com/custos/custos/fhir/repository"
 )
 
 const allowKey = "custos.allow"
+
+// The tag that marks an AuditEvent a client submitted, so that it cannot
+// be taken for one the server recorded.
+const (
+	ClientAuditTagSystem = "http://custos.example/fhir/CodeSystem/audit-origin"
+	ClientAuditTagCode   = "client-submitted"
+)
 
 // appendOnly lists the types whose resources are never changed or
 // deleted through the API.
@@ -93,6 +102,17 @@ func (s *Server) create(c *gin.Context) {
 	if !s.allowEntry(c, access.Create, repository.Entry{Type: res.Type,
 		Compartment: res.Compartment(), Body: body}) {
 		return
+	}
+	if res.Type == "AuditEvent" {
+		// The server's own records carry the chain extension; one sent by
+		// a client would pose as a link of the trail.
+		if bytes.Contains(body, []byte(audit.ExtensionChain)) {
+			s.fail(c, outcome.At(http.StatusUnprocessableEntity, "business-rule",
+				"AuditEvent.extension", "the extension %s is reserved for the server's "+
+					"own audit records", audit.ExtensionChain))
+			return
+		}
+		res.AddTag(ClientAuditTagSystem, ClientAuditTagCode)
 	}
 	// The server assigns the id of a created resource; one in the body is
 	// ignored, as the specification says.

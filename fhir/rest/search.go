@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -189,7 +188,8 @@ func (s *Server) sendSearchset(c *gin.Context, page search.Page, params url.Valu
 		b.Links = append(b.Links, Link{"previous", link("", nil)})
 	}
 
-	body, err := json.Marshal(b)
+	// MarshalJSON directly: json.Marshal would escape the & of every link.
+	body, err := b.MarshalJSON()
 	if err != nil {
 		s.fail(c, err)
 		return

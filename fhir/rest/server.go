@@ -54,6 +54,11 @@ type Config struct {
 	SmartConfiguration func() []byte
 	// Search runs searches; nil leaves search unrouted.
 	Search *search.Engine
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For names the client. By default none is trusted
+	// and the audit trail records the socket peer, so that a client
+	// cannot choose the address recorded for it.
+	TrustedProxies []string
 	// BeforeSearch, when set, runs before each search of a type, for
 	// indexes that are written after their records (the audit trail's).
 	BeforeSearch func(ctx context.Context, typ string) error
@@ -77,6 +82,11 @@ func New(cfg Config, repo *repository.Repository) *Server {
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{cfg: cfg, repo: repo, engine: gin.New(), metrics: newMetrics()}
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		// An invalid entry trusts nothing rather than everything.
+		cfg.Logger.Error().Err(err).Msg("invalid trusted proxy; trusting none")
+		_ = s.engine.SetTrustedProxies(nil)
+	}
 	s.routes()
 	return s
 }
@@ -122,6 +132,7 @@ func (s *Server) routes() {
 	f.GET("/:type/_history", s.typed(s.historyType))
 	if s.cfg.Search != nil {
 		f.GET("/:type", s.typed(s.searchType))
+		f.HEAD("/:type", s.typed(s.searchType))
 		f.POST("/:type/_search", s.typed(s.searchType))
 		f.GET("/:type/:id/:compartment", s.instance(s.compartment))
 	}
@@ -130,6 +141,10 @@ func (s *Server) routes() {
 	f.DELETE("/:type/:id", s.instance(s.delete))
 	f.GET("/:type/:id/_history", s.instance(s.historyInstance))
 	f.GET("/:type/:id/_history/:vid", s.instance(s.vread))
+	// HEAD answers like GET without the body; net/http drops the body.
+	f.HEAD("/metadata", s.metadata)
+	f.HEAD("/:type/:id", s.instance(s.read))
+	f.HEAD("/:type/:id/_history/:vid", s.instance(s.vread))
 }
 
 // Handle registers an extra handler on the FHIR base, for the packages

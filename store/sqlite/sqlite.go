@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -92,6 +93,11 @@ var _ store.Store = (*Store)(nil)
 // Open opens or creates the SQLite database file at path and creates the
 // tables that are missing.
 func Open(path string) (*Store, error) {
+	// SQLite gives its WAL and shared-memory files the mode of the
+	// database file, so creating that file private keeps all three so.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	write, err := openPool(path, false)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -198,4 +199,30 @@ func BenchmarkMatchPage(b *testing.B) {
 	s := openTemp(b)
 	storetest.Seed(b, s, benchResources)
 	storetest.BenchmarkMatchPage(b, s, benchResources)
+}
+
+func TestFilesArePrivate(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "custos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(context.Background(), store.Write{Version: store.Version{Type: "Patient",
+		ID: "p", VersionID: 1, LastUpdated: time.Now(), Body: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "custos.db*"))
+	if len(files) < 2 {
+		t.Fatalf("expected the database and its WAL, found %v", files)
+	}
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(f), perm)
+		}
+	}
 }
