@@ -72,6 +72,10 @@ func auditVerifyCommand(cfg *config) *cobra.Command {
 			}
 			fmt.Printf("audit trail verified: %d records in %d chains\n", report.Records,
 				len(report.Chains))
+			if n := len(report.Unchained); n > 0 {
+				fmt.Printf("%d AuditEvents are outside any chain: submitted by clients or "+
+					"imported, not recorded by this server\n", n)
+			}
 			return nil
 		},
 	}

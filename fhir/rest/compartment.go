@@ -11,7 +11,6 @@ import (
 	"github.com/custos/custos/fhir/access"
 	"github.com/custos/custos/fhir/model"
 	"github.com/custos/custos/fhir/outcome"
-	"github.com/custos/custos/fhir/repository"
 	"github.com/custos/custos/fhir/search"
 )
 
@@ -155,15 +154,7 @@ func (s *Server) everything(c *gin.Context, id string, params url.Values) {
 	exchange(c).Query = "Patient/" + id + "/$everything?" + params.Encode()
 
 	var page search.Page
-	var filterErr error
-	filter := func(rtyp, rid string, body []byte) bool {
-		ok, err := s.visible(c, in, repository.Entry{Type: rtyp, ID: rid,
-			Compartment: model.CompartmentOfJSON(rtyp, body), Body: body})
-		if err != nil && filterErr == nil {
-			filterErr = err
-		}
-		return ok
-	}
+	filter := s.filter(c, in)
 	next := ""
 	for typeIndex < len(types) && len(page.Matches) < count {
 		t := types[typeIndex]
@@ -173,9 +164,10 @@ func (s *Server) everything(c *gin.Context, id string, params url.Values) {
 			q.Set("_lastUpdated", "ge"+since)
 		}
 		res, err := s.cfg.Search.Search(c, s.repo.Store(),
-			search.Query{Type: t, Params: q, Handling: "strict", Cursor: cursor, Filter: filter})
+			search.Query{Type: t, Params: q, Handling: "strict", Cursor: cursor,
+				Filter: filter.visible})
 		if err == nil {
-			err = filterErr
+			err = filter.err
 		}
 		if err != nil {
 			s.fail(c, searchError(err))

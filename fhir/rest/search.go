@@ -91,24 +91,40 @@ func (s *Server) runSearch(c *gin.Context, typ string, params url.Values, self s
 			return
 		}
 	}
-	var filterErr error
-	q.Filter = func(rtyp, id string, body []byte) bool {
-		ok, err := s.visible(c, access.SearchType, repository.Entry{Type: rtyp, ID: id,
-			Compartment: model.CompartmentOfJSON(rtyp, body), Body: body})
-		if err != nil && filterErr == nil {
-			filterErr = err
-		}
-		return ok
-	}
+	filter := s.filter(c, access.SearchType)
+	q.Filter = filter.visible
 	page, err := s.cfg.Search.Search(c, s.repo.Store(), q)
 	if err == nil {
-		err = filterErr
+		err = filter.err
 	}
 	if err != nil {
 		s.fail(c, searchError(err))
 		return
 	}
 	s.sendSearchset(c, page, params, self, cursor, back)
+}
+
+// hitFilter decides which search hits the requester may see. The search
+// engine's filter cannot return an error, so the first one is kept for
+// the caller to answer with after the search.
+type hitFilter struct {
+	s   *Server
+	c   *gin.Context
+	in  access.Interaction
+	err error
+}
+
+func (s *Server) filter(c *gin.Context, in access.Interaction) *hitFilter {
+	return &hitFilter{s: s, c: c, in: in}
+}
+
+func (f *hitFilter) visible(typ, id string, body []byte) bool {
+	ok, err := f.s.visible(f.c, f.in, repository.Entry{Type: typ, ID: id,
+		Compartment: model.CompartmentOfJSON(typ, body), Body: body})
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return ok
 }
 
 func searchError(err error) error {

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -28,10 +27,6 @@ func (s *Store) AddTokens(ctx context.Context, typ string, entries []store.Token
 	defer tx.Rollback()
 	st := s.stmts.bind(ctx, tx)
 
-	type posting struct {
-		token []byte
-		id    string
-	}
 	var postings []posting
 	for _, e := range entries {
 		var current int64
@@ -45,15 +40,10 @@ func (s *Store) AddTokens(ctx context.Context, typ string, entries []store.Token
 			return s.wrap(fmt.Errorf("sqlite: add tokens %s/%s: %w", typ, e.ID, err))
 		}
 		for _, tok := range e.Tokens {
-			postings = append(postings, posting{tok, e.ID})
+			postings = append(postings, posting{tok, typ, e.ID})
 		}
 	}
-	sort.Slice(postings, func(i, j int) bool {
-		if c := bytes.Compare(postings[i].token, postings[j].token); c != 0 {
-			return c < 0
-		}
-		return postings[i].id < postings[j].id
-	})
+	sort.Slice(postings, func(i, j int) bool { return postings[i].less(postings[j]) })
 	for _, p := range postings {
 		if _, err := st.insertPosting.ExecContext(ctx, p.token, typ, p.id); err != nil {
 			return s.wrap(fmt.Errorf("sqlite: add tokens %s/%s: %w", typ, p.id, err))

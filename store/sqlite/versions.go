@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,9 +87,23 @@ func (s *Store) Put(ctx context.Context, writes ...store.Write) error {
 	defer tx.Rollback()
 
 	st := s.stmts.bind(ctx, tx)
+	var postings []posting
 	for _, w := range writes {
 		if err := putOne(ctx, &st, w); err != nil {
 			return s.wrap(err)
+		}
+		if !w.Version.Deleted {
+			for _, tok := range w.Tokens {
+				postings = append(postings, posting{tok, w.Version.Type, w.Version.ID})
+			}
+		}
+	}
+	// Inserting in key order touches each page of the postings index once
+	// or twice, where the order of the writes would seek all over it.
+	sort.Slice(postings, func(i, j int) bool { return postings[i].less(postings[j]) })
+	for _, p := range postings {
+		if _, err := st.insertPosting.ExecContext(ctx, p.token, p.typ, p.id); err != nil {
+			return s.wrap(fmt.Errorf("sqlite: put %s/%s: insert posting: %w", p.typ, p.id, err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -132,15 +148,24 @@ func putOne(ctx context.Context, st *writeStatements, w store.Write) error {
 			return fmt.Errorf("sqlite: put %s/%s: delete postings: %w", v.Type, v.ID, err)
 		}
 	}
-	if v.Deleted {
-		return nil
-	}
-	for _, tok := range w.Tokens {
-		if _, err := st.insertPosting.ExecContext(ctx, tok, v.Type, v.ID); err != nil {
-			return fmt.Errorf("sqlite: put %s/%s: insert posting: %w", v.Type, v.ID, err)
-		}
-	}
 	return nil
+}
+
+// posting is one row of the postings table, in the table's key order.
+type posting struct {
+	token []byte
+	typ   string
+	id    string
+}
+
+func (p posting) less(q posting) bool {
+	if p.typ != q.typ {
+		return p.typ < q.typ
+	}
+	if c := bytes.Compare(p.token, q.token); c != 0 {
+		return c < 0
+	}
+	return p.id < q.id
 }
 
 const versionColumns = `type, id, version_id, last_updated, deleted, key_id, body, hash`
