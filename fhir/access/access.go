@@ -24,7 +24,8 @@ type Guard struct {
 	now      func() time.Time
 }
 
-// New returns a Guard that asks consents for patient data under policy.
+// New returns a Guard that decides patient data access from consents under
+// policy.
 func New(consents *consent.Cache, policy consent.Policy) *Guard {
 	return &Guard{consents: consents, policy: policy, now: time.Now}
 }
@@ -146,7 +147,7 @@ func (e *ConsentDenied) Error() string { return e.Outcome.Error() }
 // Unwrap returns the OperationOutcome error, so that outcome.As finds it.
 func (e *ConsentDenied) Unwrap() error { return e.Outcome }
 
-// consent asks the patient's Consents, which govern disclosure: reads,
+// consent evaluates the patient's Consents, which govern disclosure: reads,
 // searches, history and operations that return data. Writes are governed
 // by scopes alone, so that a custodian can record data (the Consents
 // included) whatever they say. Resources in no compartment and a patient

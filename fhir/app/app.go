@@ -183,7 +183,7 @@ func (a *App) Token(opts auth.MintOptions) (string, error) {
 }
 
 // beforeSearch brings the audit index up to date before an AuditEvent
-// search, so that an auditor sees every access recorded before it.
+// search, so that an auditor's search returns every access recorded before it.
 func (a *App) beforeSearch(ctx context.Context, typ string) error {
 	if typ != "AuditEvent" || a.Audit == nil {
 		return nil

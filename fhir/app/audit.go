@@ -21,7 +21,7 @@ type AuditOptions struct {
 	// RetentionEvery is how often the retention job runs; 0 means hourly.
 	RetentionEvery time.Duration
 	// Timeout bounds how long a request waits for its record to be
-	// stored before it is answered 503; 0 means five seconds.
+	// stored before the server responds 503; 0 means five seconds.
 	Timeout time.Duration
 }
 

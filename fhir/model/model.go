@@ -1,5 +1,5 @@
 // Package model parses, validates and encodes FHIR R4 resources with
-// github.com/google/fhir/go, and knows which resource types Custos serves
+// github.com/google/fhir/go, and lists which resource types Custos serves
 // and which patient compartment each resource belongs to.
 package model
 

@@ -115,7 +115,7 @@ func (s *Server) create(c *gin.Context) {
 		res.AddTag(ClientAuditTagSystem, ClientAuditTagCode)
 	}
 	// The server assigns the id of a created resource; one in the body is
-	// ignored, as the specification says.
+	// ignored, as the specification requires.
 	e, err := s.repo.Create(c, res)
 	if err != nil {
 		s.fail(c, err)

@@ -105,8 +105,8 @@ func (s *Server) runSearch(c *gin.Context, typ string, params url.Values, self s
 }
 
 // hitFilter decides which search hits the requester may see. The search
-// engine's filter cannot return an error, so the first one is kept for
-// the caller to answer with after the search.
+// engine's filter cannot return an error, so the first one is kept and
+// returned to the client after the search.
 type hitFilter struct {
 	s   *Server
 	c   *gin.Context

@@ -39,7 +39,7 @@ type Config struct {
 	Version string
 	Logger  zerolog.Logger
 	// Ready, when set, reports whether the server can serve requests;
-	// /readyz answers 503 while it returns an error.
+	// /readyz responds 503 while it returns an error.
 	Ready func() error
 	// Capability returns the CapabilityStatement as JSON.
 	Capability func() []byte
@@ -141,7 +141,7 @@ func (s *Server) routes() {
 	f.DELETE("/:type/:id", s.instance(s.delete))
 	f.GET("/:type/:id/_history", s.instance(s.historyInstance))
 	f.GET("/:type/:id/_history/:vid", s.instance(s.vread))
-	// HEAD answers like GET without the body; net/http drops the body.
+	// HEAD responds like GET; net/http drops the body.
 	f.HEAD("/metadata", s.metadata)
 	f.HEAD("/:type/:id", s.instance(s.read))
 	f.HEAD("/:type/:id/_history/:vid", s.instance(s.vread))
@@ -164,7 +164,7 @@ func (s *Server) ready(c *gin.Context) {
 }
 
 // rejected records a request whose token was missing or bad; the auth
-// middleware then answers 401.
+// middleware then responds 401.
 func (s *Server) rejected(c *gin.Context, err error) {
 	x := exchange(c)
 	x.Interaction = "authenticate"

@@ -115,7 +115,7 @@ func TestLocalConcurrentCreateAgrees(t *testing.T) {
 	}
 }
 
-// fakeTransitServer stands in for HashiCorp Vault's Transit engine, which
+// fakeTransitServer replaces HashiCorp Vault's Transit engine, which
 // cannot run here: it serves encrypt and decrypt for one key with
 // AES-256-GCM and the "vault:v1:" ciphertext prefix, and checks the token.
 func fakeTransitServer(t *testing.T, token, key string) *httptest.Server {

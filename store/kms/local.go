@@ -19,8 +19,8 @@ const KeyringFile = "keyring.json"
 
 // Local is a KeyManager whose key-encryption key lives in a file in the
 // data directory, readable by its owner only. It suits a laptop, a CI job
-// or a single site; the key file must be backed up apart from the store,
-// since losing it loses every record.
+// or a single site. Back the key file up apart from the store, because
+// losing it loses every record.
 type Local struct {
 	path string
 	aead cipher.AEAD

@@ -38,7 +38,7 @@ func NewVault(client *vault.Client, mount, key string) *Vault {
 	return &Vault{client: client, mount: mount, key: key}
 }
 
-// Wrap asks Transit to encrypt dataKey. The keyID is bound by prefixing it
+// Wrap has Transit encrypt dataKey. The keyID is bound by prefixing it
 // to the plaintext, so that Unwrap can check it.
 func (v *Vault) Wrap(ctx context.Context, keyID string, dataKey []byte) ([]byte, error) {
 	plain := append(bindKeyID(keyID), dataKey...)
@@ -55,7 +55,7 @@ func (v *Vault) Wrap(ctx context.Context, keyID string, dataKey []byte) ([]byte,
 	return []byte(ct), nil
 }
 
-// Unwrap asks Transit to decrypt a wrapped data key and checks that it was
+// Unwrap has Transit decrypt a wrapped data key and checks that it was
 // wrapped for keyID.
 func (v *Vault) Unwrap(ctx context.Context, keyID string, wrapped []byte) ([]byte, error) {
 	secret, err := v.client.Logical().WriteWithContext(ctx,

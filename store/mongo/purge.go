@@ -9,7 +9,7 @@ import (
 
 // Purge removes every version and the current document of the named
 // resources. The versions go first, so that an interrupted purge leaves
-// at worst a current document whose Current read answers not found, and a
+// at worst a current document whose Current read returns ErrNotFound, and a
 // second purge finishes the work.
 func (s *Store) Purge(ctx context.Context, typ string, ids []string) error {
 	if err := s.checkOpen(); err != nil {
