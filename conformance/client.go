@@ -1,7 +1,7 @@
 // Package conformance is a black-box suite that drives a FHIR R4 base URL
 // over HTTP and checks the behaviour the specification requires of the
 // RESTful API: versions, conditional requests, content negotiation,
-// history and OperationOutcome errors. It knows nothing of how Custos is
+// history and OperationOutcome errors. It relies on nothing of how Custos is
 // built, so it can check any server.
 package conformance
 
