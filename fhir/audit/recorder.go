@@ -98,6 +98,11 @@ type Recorder struct {
 	stopSweep chan struct{}
 	flush     chan chan struct{}
 	skipped   atomic.Int64 // batches left to the sweep since the last one
+	// gate orders the committer's and the indexer's store writes in this
+	// process, and waiting counts committers queued at it, so that the
+	// indexer steps aside for the writes that requests wait on.
+	gate    sync.Mutex
+	waiting atomic.Int32
 }
 
 type pending struct {
@@ -217,13 +222,15 @@ func (r *Recorder) Close() error {
 }
 
 // indexQueue is how many committed batches may wait for the indexer
-// before further batches are left to the sweep.
-const indexQueue = 1024
+// before further batches are left to the sweep. With one request at a
+// time a batch holds one record, so the queue must outlast a burst of
+// thousands of requests.
+const indexQueue = 1 << 14
 
 // maxIndexBatch bounds the records indexed in one store write. Each record
 // has about a hundred tokens, and the store takes one writer at a time,
 // so a small batch keeps the write lock short for the committer.
-const maxIndexBatch = 64
+const maxIndexBatch = 16
 
 // indexLoop adds the search tokens of committed records, many batches
 // per store write, and sweeps for records left unindexed (by a crash, a
@@ -269,16 +276,20 @@ func (r *Recorder) indexLoop() {
 }
 
 // indexNow adds the tokens of docs, in writes of at most maxIndexBatch
-// records, and after each write pauses as long as the write took: the
-// indexer then holds the store's write lock at most half the time, and
-// the committer, on which requests wait, gets the rest. A failure is left
-// to the sweep.
+// records, each taken through the gate. When a commit waited at the gate
+// during a write, the indexer pauses as long as that write took, so that
+// under load it holds the store's write lock at most half the time. A
+// failure is left to the sweep.
 func (r *Recorder) indexNow(docs []repository.RawDoc) {
 	for len(docs) > 0 {
 		n := min(len(docs), maxIndexBatch)
 		ctx, cancel := context.WithTimeout(context.Background(), 6*r.cfg.Timeout)
+		r.gate.Lock()
 		start := time.Now()
 		err := r.repo.IndexRaw(ctx, "AuditEvent", docs[:n])
+		took := time.Since(start)
+		contended := r.waiting.Load() > 0 || len(r.queue) > 0
+		r.gate.Unlock()
 		cancel()
 		if err != nil {
 			r.skipped.Add(1)
@@ -288,7 +299,9 @@ func (r *Recorder) indexNow(docs []repository.RawDoc) {
 			return
 		}
 		docs = docs[n:]
-		time.Sleep(time.Since(start))
+		if contended {
+			time.Sleep(took)
+		}
 	}
 }
 
@@ -399,7 +412,11 @@ func (r *Recorder) commit(parent context.Context, batch []*pending) {
 	var docs []repository.RawDoc
 	if err == nil {
 		docs, end = r.build(batch)
+		r.waiting.Add(1)
+		r.gate.Lock()
+		r.waiting.Add(-1)
 		err = r.repo.AppendRawUnindexed(ctx, "AuditEvent", docs)
+		r.gate.Unlock()
 	}
 	if err == nil {
 		r.advance(end)
