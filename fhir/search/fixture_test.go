@@ -105,6 +105,7 @@ func buildCorpus() (*corpus, error) {
 		}
 		raw = append(raw, b)
 	}
+	raw = append(raw, metaResources()...)
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var batch []store.Write
 	for i, b := range raw {
@@ -258,4 +259,32 @@ func storeDelete(t *testing.T, c *corpus, typ, id string) store.Version {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// Values of the meta elements that the common parameters (_profile,
+// _security, _source, _tag) search, which the official examples and the
+// Synthea data barely use: one resource of each type carries them.
+const (
+	testProfile  = "http://example.org/fhir/StructureDefinition/test"
+	testSource   = "urn:custos:test-source"
+	testTagSys   = "urn:custos:test"
+	confidential = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+)
+
+func metaResources() [][]byte {
+	meta := `"meta":{"profile":["` + testProfile + `"],"source":"` + testSource +
+		`","security":[{"system":"` + confidential + `","code":"R"}],"tag":[{"system":"` +
+		testTagSys + `","code":"t1"}]}`
+	return [][]byte{
+		[]byte(`{"resourceType":"Patient","id":"meta-patient",` + meta + `}`),
+		[]byte(`{"resourceType":"DocumentReference","id":"meta-documentreference",` + meta +
+			`,"status":"current","subject":{"reference":"Patient/meta-patient"},` +
+			`"content":[{"attachment":{"contentType":"text/plain"}}]}`),
+		[]byte(`{"resourceType":"Consent","id":"meta-consent",` + meta +
+			`,"status":"active","scope":{"text":"x"},"category":[{"text":"x"}],` +
+			`"patient":{"reference":"Patient/meta-patient"}}`),
+		[]byte(`{"resourceType":"AuditEvent","id":"meta-auditevent",` + meta +
+			`,"type":{"code":"rest"},"recorded":"2026-01-01T00:00:00Z",` +
+			`"agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}}`),
+	}
 }

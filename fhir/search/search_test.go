@@ -1,6 +1,7 @@
 package search
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -473,9 +474,7 @@ func TestParametersAgainstOracle(t *testing.T) {
 	checked := *c
 	checked.engine = NewEngine(testIndexKey, storeLoader{c.st})
 	checked.engine.verifyExact = true
-	groups := map[string][]paramCase{"Patient": patientCases,
-		"DocumentReference": documentCases, "Consent": consentCases, "AuditEvent": auditCases}
-	for typ, cases := range groups {
+	for typ, cases := range caseGroups() {
 		for _, pc := range cases {
 			t.Run(typ+"/"+pc.name, func(t *testing.T) {
 				want := c.idsWhere(pc.typ, pc.want)
@@ -489,5 +488,66 @@ func TestParametersAgainstOracle(t *testing.T) {
 				sameIDs(t, pc.query+" (every condition checked)", got, want)
 			})
 		}
+	}
+}
+
+// TestEveryDeclaredParameterHasACase checks that each parameter the
+// CapabilityStatement declares is driven by at least one oracle case, or
+// by a named test of its own.
+func TestEveryDeclaredParameterHasACase(t *testing.T) {
+	// Parameters whose semantics have their own tests rather than oracle
+	// rows: _has (TestReverseChain).
+	ownTests := map[string]bool{"_has": true}
+	e := NewEngine(testIndexKey, nil)
+	for typ, cases := range caseGroups() {
+		used := map[string]bool{}
+		for _, pc := range cases {
+			q, err := url.ParseQuery(pc.query)
+			if err != nil {
+				t.Fatalf("case %s: %v", pc.name, err)
+			}
+			for k := range q {
+				code, _, _ := strings.Cut(k, ":")
+				code, _, _ = strings.Cut(code, ".")
+				used[code] = true
+			}
+		}
+		for _, p := range e.Params(typ) {
+			if !used[p.Code] && !ownTests[p.Code] {
+				t.Errorf("%s declares %s, but no case searches it", typ, p.Code)
+			}
+		}
+	}
+}
+
+// caseGroups returns the oracle cases of each type, with the cases of the
+// parameters every type shares.
+func caseGroups() map[string][]paramCase {
+	return map[string][]paramCase{
+		"Patient":           append(commonCases("Patient"), patientCases...),
+		"DocumentReference": append(commonCases("DocumentReference"), documentCases...),
+		"Consent":           append(commonCases("Consent"), consentCases...),
+		"AuditEvent":        append(commonCases("AuditEvent"), auditCases...),
+	}
+}
+
+// commonCases searches the parameters of Resource on one type.
+func commonCases(typ string) []paramCase {
+	id := "meta-" + strings.ToLower(typ)
+	return []paramCase{
+		{"common _id", typ, "_id=" + id,
+			func(r rec) bool { return r["id"] == id }, 1},
+		{"common _lastUpdated", typ, "_lastUpdated=ge2026-01-01T00:00:00Z",
+			func(r rec) bool {
+				return anyDate(at(r, "meta", "lastUpdated"), "ge", "2026-01-01T00:00:00Z")
+			}, 1},
+		{"common _profile", typ, "_profile=" + testProfile,
+			func(r rec) bool { return equalsExactly(strsAt(r, "meta", "profile"), testProfile) }, 1},
+		{"common _security", typ, "_security=" + confidential + "|R",
+			func(r rec) bool { return hasToken(at(r, "meta", "security"), confidential, "R") }, 1},
+		{"common _source", typ, "_source=" + testSource,
+			func(r rec) bool { return equalsExactly(strsAt(r, "meta", "source"), testSource) }, 1},
+		{"common _tag", typ, "_tag=" + testTagSys + "|t1",
+			func(r rec) bool { return hasToken(at(r, "meta", "tag"), testTagSys, "t1") }, 1},
 	}
 }
