@@ -409,8 +409,8 @@ func TestParamsListsWhatWorks(t *testing.T) {
 	if got := doc["patient"].Expression; got != docPatient {
 		t.Errorf("DocumentReference patient expression %q", got)
 	}
-	if _, ok := doc["relationship"]; ok {
-		t.Error("composite relationship is listed")
+	if p, ok := doc["relationship"]; !ok || p.Type != "composite" {
+		t.Error("composite relationship is not listed")
 	}
 	got := strings.Join(doc["subject"].Targets, ",")
 	if got != "Practitioner,Group,Device,Patient" {

@@ -260,6 +260,8 @@ func (e *Engine) valueCondition(param *Param, modifier string,
 		m, err = e.uriMatcher(param, modifier, values)
 	case "number", "quantity":
 		m, err = e.numberMatcher(param, modifier, values, param.Type == "quantity")
+	case "composite":
+		m, err = e.compositeMatcher(param, modifier, values)
 	default:
 		err = notSupported("parameter %s of type %s is not supported", param.Code, param.Type)
 	}

@@ -41,15 +41,16 @@ type Param struct {
 	URL        string   // canonical URL of the SearchParameter definition
 
 	expr *fhirpath.Expression
+	// components are the parts of a composite parameter.
+	components []component
 }
 
 // unsupportedCodes are defined parameters that the engine cannot answer
 // exactly, so they are neither indexed nor listed: full-text and narrative
-// search, named queries, _filter, composite parameters and phonetic
-// matching.
+// search, named queries, _filter and phonetic matching.
 var unsupportedCodes = map[string]bool{
 	"_content": true, "_text": true, "_query": true, "_filter": true,
-	"relationship": true, "phonetic": true,
+	"phonetic": true,
 }
 
 type definition struct {
@@ -117,8 +118,17 @@ func (reg registry) add(def definition) error {
 		if _, dup := reg[typ][def.Code]; dup {
 			return fmt.Errorf("duplicate code %s for %s", def.Code, typ)
 		}
-		reg[typ][def.Code] = &Param{Code: def.Code, Type: def.Type, Expression: expr,
+		param := &Param{Code: def.Code, Type: def.Type, Expression: expr,
 			Targets: def.Target, URL: def.URL, expr: parsed}
+		if def.Type == "composite" {
+			if _, ok := compositeComponents[def.Code]; !ok {
+				continue
+			}
+			if param.components, err = parseComponents(def.Code); err != nil {
+				return err
+			}
+		}
+		reg[typ][def.Code] = param
 	}
 	return nil
 }

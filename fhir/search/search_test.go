@@ -227,6 +227,29 @@ var patientCases = []paramCase{
 }
 
 var documentCases = []paramCase{
+	{"relationship composite", "DocumentReference", "relationship=appends$DocumentReference/example",
+		func(r rec) bool {
+			for _, rel := range at(r, "relatesTo") {
+				m := rel.(rec)
+				if m["code"] == "appends" &&
+					equalsExactly(refsAt(m, "target"), "DocumentReference/example") {
+					return true
+				}
+			}
+			return false
+		}, 1},
+	{"relationship composite, other code", "DocumentReference",
+		"relationship=replaces$DocumentReference/example",
+		func(r rec) bool {
+			for _, rel := range at(r, "relatesTo") {
+				m := rel.(rec)
+				if m["code"] == "replaces" &&
+					equalsExactly(refsAt(m, "target"), "DocumentReference/example") {
+					return true
+				}
+			}
+			return false
+		}, 0},
 	{"subject", "DocumentReference", "subject=Patient/" + synPatient,
 		func(r rec) bool {
 			return equalsExactly(refsAt(r, "subject"), "Patient/"+synPatient)

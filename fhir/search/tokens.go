@@ -210,6 +210,8 @@ func postValues(p *Param, items []fhirpath.Item, add postFunc) bool {
 		return len(vals) > 0
 	case "number", "quantity":
 		return hasNumber(items, p.Type == "quantity") // presence only, for :missing
+	case "composite":
+		return postComposite(p, items, add)
 	}
 	return false
 }
