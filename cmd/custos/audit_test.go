@@ -49,7 +49,7 @@ func TestAuditVerifyAndReport(t *testing.T) {
 		t.Errorf("report does not count one user: %s", out)
 	}
 
-	db, err := sql.Open("sqlite", filepath.Join(dir, "custos.db"))
+	db, err := sql.Open("sqlite", filepath.Join(dir, "custos.db")+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}

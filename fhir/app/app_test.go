@@ -281,7 +281,7 @@ func TestTamperedVersionFailsToOpen(t *testing.T) {
 	a := create(t, s, `{"resourceType":"Patient","name":[{"family":"Original"}]}`)
 	b := create(t, s, `{"resourceType":"Patient","name":[{"family":"Victim"}]}`)
 
-	db, err := sql.Open("sqlite", filepath.Join(s.dir, app.SQLiteFile))
+	db, err := sql.Open("sqlite", filepath.Join(s.dir, app.SQLiteFile)+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}
