@@ -1,5 +1,5 @@
 // Package store keeps sealed resource versions, their blind-index postings,
-// wrapped data keys and leases. It knows nothing of HTTP or of FHIR beyond
+// wrapped data keys and leases. It depends on nothing of HTTP or of FHIR beyond
 // resource type, logical id and version; every resource body it sees is
 // already sealed.
 package store

@@ -1,7 +1,7 @@
-// Package access makes the access decision of each request: the bearer
+// Package access makes the access decision of each request. The bearer
 // token's SMART scopes and launch context decide the interaction, type and
-// compartment, and the patient's Consent resources decide whether this
-// actor, for this purpose of use, may see this patient's data.
+// compartment. The patient's Consent resources decide whether this actor,
+// for this purpose of use, may see this patient's data.
 package access
 
 import (
@@ -150,7 +150,7 @@ func (e *ConsentDenied) Unwrap() error { return e.Outcome }
 // consent evaluates the patient's Consents, which govern disclosure: reads,
 // searches, history and operations that return data. Writes are governed
 // by scopes alone, so that a custodian can record data (the Consents
-// included) whatever they say. Resources in no compartment and a patient
+// included) whatever they state. Resources in no compartment and a patient
 // reading their own record need no consent.
 func (g *Guard) consent(ctx context.Context, p auth.Principal, in Interaction,
 	t Target) (Decision, error) {

@@ -187,8 +187,8 @@ func TestConsentDecidesReads(t *testing.T) {
 	tp := loadTwoPatients(t, s)
 	// consent-example-notThem has policy OPTIN (deny what is not
 	// permitted) and one provision permitting Practitioner/f204, as
-	// recipient (PRCP), to access and correct. Its narrative says the
-	// opposite; the coded provision decides.
+	// recipient (PRCP), to access and correct. Its narrative states the
+	// opposite, but the coded provision decides.
 	put(t, s.client, "Consent", "only-f204", consentFor(t, "consent-example-notThem",
 		"only-f204", tp.first))
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -77,6 +78,11 @@ type App struct {
 
 	issuer auth.Issuer
 	stop   context.CancelFunc
+
+	// The CapabilityStatement depends only on what is registered, so it
+	// is built on the first request and then reused.
+	capabilityOnce sync.Once
+	capabilityJSON []byte
 }
 
 // Open assembles an App. Close releases it.
@@ -237,6 +243,11 @@ func (a *App) openStore(ctx context.Context) error {
 
 // capability generates the CapabilityStatement from what is registered.
 func (a *App) capability() []byte {
+	a.capabilityOnce.Do(func() { a.capabilityJSON = a.buildCapability() })
+	return a.capabilityJSON
+}
+
+func (a *App) buildCapability() []byte {
 	st := capability.Statement{Software: "Custos", Version: Version,
 		BaseURL: a.Options.BaseURL, System: []string{"history-system"},
 		Security: auth.SecurityComponent(a.issuer)}

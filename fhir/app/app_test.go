@@ -78,7 +78,7 @@ func (s *server) clientWith(t testing.TB, opts auth.MintOptions) *conformance.Cl
 		Header: http.Header{"Authorization": {"Bearer " + token}}}
 }
 
-// emergencyReader is a client whose token asks for emergency treatment,
+// emergencyReader is a client whose token claims emergency treatment,
 // on a server that allows break-glass: it reads records that the official
 // Consent examples deny to ordinary readers.
 func (s *server) emergencyReader(t testing.TB) *conformance.Client {

@@ -194,9 +194,9 @@ func TestAuditEveryInteraction(t *testing.T) {
 		auditor := s.clientWith(t, auth.MintOptions{Scope: "user/AuditEvent.rs",
 			FHIRUser: "Practitioner/auditor"})
 		got := matchIDs(t, auditor, "AuditEvent?patient="+first+"&subtype=read&_count=100")
-		// The reads of the table (read, consent denial, break-glass) and the
-		// read of the note before its update; the scope denial comes before
-		// any resource is read, so it names no patient.
+		// Four reads name the patient: read, consent denial and break-glass
+		// in the table, and the read of the note before its update. The
+		// scope denial comes before any resource is read, so it names none.
 		if len(got) != 4 {
 			t.Errorf("AuditEvent?patient&subtype=read found %d, want 4", len(got))
 		}

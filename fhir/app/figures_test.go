@@ -238,7 +238,7 @@ func BenchmarkFigureConsentSearch(b *testing.B) {
 	_, p50Before, p99Before := stats(load(b, newClient(), token, f.s.http.URL+"/fhir", 4, d, query), d)
 
 	// A third of the patients permit only Practitioner/f204, a third carry
-	// an opt-out Consent that denies nobody, a third have none.
+	// an opt-out Consent that denies no one, and a third have none.
 	for i, p := range f.patients {
 		var body []byte
 		switch i % 3 {

@@ -41,7 +41,7 @@ type ConsentOptions struct {
 	// such access is recorded as break-glass.
 	BreakGlass bool
 	// CacheTTL bounds how long a patient's Consents are used before they
-	// are read again; changes made on this instance apply at once, and
+	// are read again. Changes made on this instance apply at once, and
 	// changes made on other instances within ConsentPoll.
 	CacheTTL    time.Duration
 	ConsentPoll time.Duration

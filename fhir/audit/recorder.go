@@ -306,8 +306,8 @@ func (r *Recorder) indexNow(docs []repository.RawDoc) {
 }
 
 // Flush waits until every record committed before the call is
-// searchable, so that an auditor's search or an access report sees the
-// accesses up to now.
+// searchable, so that an auditor's search or an access report includes
+// the accesses up to now.
 func (r *Recorder) Flush(ctx context.Context) error {
 	ack := make(chan struct{})
 	select {

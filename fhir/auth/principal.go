@@ -112,7 +112,7 @@ func (p Principal) HasPurpose(code string) bool {
 }
 
 // AllowsExplicitly reports whether a scope that names resourceType itself,
-// not the wildcard "*", allows the interaction. Custos asks it for the
+// not the wildcard "*", allows the interaction. Custos uses it for the
 // audit trail: a user/*.rs token is for clinical data, and reading who
 // saw whose record is for auditors whose tokens say so.
 func (p Principal) AllowsExplicitly(interaction Interaction, resourceType string) bool {

@@ -11,10 +11,10 @@ import (
 )
 
 // checkJSON rejects input that is not one well-formed JSON object, or that
-// names a key twice in one object: RFC 8259 leaves such input's meaning to
-// the parser, and the one google/fhir/go uses keeps the last value, so
-// that what a client sent and what is stored could differ. Its messages
-// give byte offsets and element paths, never the input's content.
+// names a key twice in one object. RFC 8259 leaves the meaning of repeated
+// keys to the parser, and google/fhir/go keeps the last value, so what a
+// client sent and what is stored could differ. The messages give byte
+// offsets and element paths, never the input's content.
 func checkJSON(body []byte) *outcome.Error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

@@ -265,9 +265,9 @@ func (c *Codec) Marshal(r *Resource) ([]byte, error) {
 func (r *Resource) Message() proto.Message { return r.msg.Interface() }
 
 // Compartment returns the id of the patient whose compartment the resource
-// belongs to for sealing, or "" when it is in none: a Patient is its own,
-// a DocumentReference belongs to its subject and a Consent to its patient
-// when those are Patient references.
+// belongs to for sealing, or "" when it is in none. A Patient is its own
+// compartment. A DocumentReference belongs to its subject and a Consent to
+// its patient, when those are Patient references.
 func (r *Resource) Compartment() string {
 	if r.Type == "Patient" {
 		return r.ID()

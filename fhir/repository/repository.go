@@ -1,8 +1,8 @@
-// Package repository is where FHIR resources meet the store: it gives each
-// write its id, version and lastUpdated, encodes the canonical JSON, seals
-// it under the data key of its patient compartment, computes its
-// blind-index tokens and stores it; and it opens stored versions for
-// reading without parsing them.
+// Package repository stores FHIR resources and reads them back. A write
+// gets its id, version and lastUpdated, is encoded as canonical JSON,
+// sealed under the data key of its patient compartment, indexed with
+// blind-index tokens and stored. A read opens the stored version and
+// returns its bytes without parsing them.
 package repository
 
 import (

@@ -10,8 +10,8 @@ import (
 	"github.com/custos/custos/fhir/outcome"
 )
 
-// Exchange is what the audit trail needs to know of one request. Handlers
-// fill it as they work; it is recorded before the response leaves.
+// Exchange is the audit trail's account of one request. Handlers fill it
+// as they work, and it is recorded before the response leaves.
 type Exchange struct {
 	Interaction string // read, search-type, $everything, ...
 	Method      string
@@ -31,7 +31,7 @@ type Exchange struct {
 	// emergency treatment.
 	BreakGlass bool
 	Status     int
-	// Reason says why a request failed, in words without PHI.
+	// Reason is why a request failed, in words without PHI.
 	Reason string
 
 	committed bool
@@ -82,11 +82,28 @@ func exchange(c *gin.Context) *Exchange {
 func setInteraction(c *gin.Context, name string) { exchange(c).Interaction = name }
 
 // commit records the exchange before any byte of the response is written.
-// It returns false, having answered 503, when the record cannot be stored.
+// It returns false, having responded 503, when the record cannot be stored.
 func (s *Server) commit(c *gin.Context, status int) bool {
+	err := s.record(c, status)
+	if err == nil {
+		return true
+	}
+	logger(c).Error().Err(err).Str("interaction", exchange(c).Interaction).
+		Msg("audit record failed; response withheld")
+	e := outcome.New(http.StatusServiceUnavailable, "transient",
+		"the audit trail cannot record this request, so no data is sent; retry later")
+	c.Data(e.Status, ContentType, outcome.JSON(e.Issues...))
+	c.Abort()
+	return false
+}
+
+// record completes the exchange from the request itself and
+// stores it once; later calls and a server without an audit trail store
+// nothing.
+func (s *Server) record(c *gin.Context, status int) error {
 	x := exchange(c)
 	if x.committed || s.cfg.Audit == nil {
-		return true
+		return nil
 	}
 	x.committed = true
 	x.Status = status
@@ -98,16 +115,7 @@ func (s *Server) commit(c *gin.Context, status int) bool {
 	if p, ok := auth.FromContext(c); ok {
 		x.Principal = &p
 	}
-	if err := s.cfg.Audit(c.Request.Context(), x); err != nil {
-		logger(c).Error().Err(err).Str("interaction", x.Interaction).
-			Msg("audit record failed; response withheld")
-		e := outcome.New(http.StatusServiceUnavailable, "transient",
-			"the audit trail cannot record this request, so no data is sent; retry later")
-		c.Data(e.Status, ContentType, outcome.JSON(e.Issues...))
-		c.Abort()
-		return false
-	}
-	return true
+	return s.cfg.Audit(c.Request.Context(), x)
 }
 
 // Send records the exchange and sends a FHIR JSON body, for operations

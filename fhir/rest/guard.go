@@ -18,7 +18,7 @@ func principal(c *gin.Context) auth.Principal {
 	return p
 }
 
-// allowType answers 403 and returns false unless the token's scopes allow
+// allowType responds 403 and returns false unless the token's scopes allow
 // the interaction on typ. It runs before anything is read, so a refused
 // request learns nothing about what exists.
 func (s *Server) allowType(c *gin.Context, in access.Interaction, typ string) bool {
@@ -33,8 +33,8 @@ func (s *Server) allowType(c *gin.Context, in access.Interaction, typ string) bo
 	return true
 }
 
-// allowEntry answers 403 and returns false unless the principal may
-// perform in on the entry; on success it records the entry in the
+// allowEntry responds 403 and returns false unless the principal may
+// perform in on the entry. On success it records the entry in the
 // exchange.
 func (s *Server) allowEntry(c *gin.Context, in access.Interaction, e repository.Entry) bool {
 	x := exchange(c)
@@ -51,7 +51,7 @@ func (s *Server) allowEntry(c *gin.Context, in access.Interaction, e repository.
 	return true
 }
 
-// checkEntry decides access to e without answering or recording it.
+// checkEntry decides access to e without responding or recording it.
 func (s *Server) checkEntry(c *gin.Context, in access.Interaction, e repository.Entry) error {
 	if s.cfg.Guard == nil {
 		return nil

@@ -39,7 +39,7 @@ func pretty(c *gin.Context, body []byte) []byte {
 }
 
 // fail sends err as an OperationOutcome. Errors that are not
-// *outcome.Error are logged with the request id and answered with a 500
+// *outcome.Error are logged with the request id and sent as a 500
 // that reveals nothing.
 func (s *Server) fail(c *gin.Context, err error) {
 	var se *repository.SealError
@@ -81,7 +81,7 @@ func (s *Server) writeStatus(c *gin.Context, status int) {
 	c.Writer.WriteHeaderNow()
 }
 
-// sendEntry answers a read or write with the resource and its version
+// sendEntry sends the resource of a read or write with its version
 // headers, honouring Prefer: return=.
 func (s *Server) sendEntry(c *gin.Context, status int, e repository.Entry, base string) {
 	setVersionHeaders(c, e)
@@ -129,7 +129,7 @@ func parseETag(v string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// notModified reports whether a conditional read can be answered 304.
+// notModified reports whether a conditional read can respond 304.
 func notModified(c *gin.Context, e repository.Entry) bool {
 	if inm := c.GetHeader("If-None-Match"); inm != "" {
 		for _, tag := range strings.Split(inm, ",") {

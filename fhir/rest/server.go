@@ -165,20 +165,14 @@ func (s *Server) ready(c *gin.Context) {
 
 // rejected records a request whose token was missing or bad; the auth
 // middleware then responds 401.
-func (s *Server) rejected(c *gin.Context, err error) {
+func (s *Server) rejected(c *gin.Context, _ error) {
 	x := exchange(c)
 	x.Interaction = "authenticate"
 	x.Reason = "invalid or missing bearer token"
-	if s.cfg.Audit == nil {
-		return
-	}
-	x.committed = true
-	x.Status = http.StatusUnauthorized
-	x.Method = c.Request.Method
-	x.Address = c.ClientIP()
-	x.Type = c.Param("type")
-	if aerr := s.cfg.Audit(c.Request.Context(), x); aerr != nil {
-		logger(c).Error().Err(aerr).Msg("audit record of a rejected token failed")
+	// The middleware sends the 401 whatever happens here, and it carries
+	// no data, so a failed record is logged rather than turned into a 503.
+	if err := s.record(c, http.StatusUnauthorized); err != nil {
+		logger(c).Error().Err(err).Msg("audit record of a rejected token failed")
 	}
 }
 
@@ -367,7 +361,7 @@ func qualityOf(part string) float64 {
 	return 1
 }
 
-// limitBody answers 413 for bodies over the limit, whether or not they
+// limitBody responds 413 for bodies over the limit, whether or not they
 // declare their length.
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > s.cfg.MaxBody {

@@ -45,7 +45,7 @@ type Param struct {
 	components []component
 }
 
-// unsupportedCodes are defined parameters that the engine cannot answer
+// unsupportedCodes are defined parameters that the engine cannot evaluate
 // exactly, so they are neither indexed nor listed: full-text and narrative
 // search, named queries, _filter and phonetic matching.
 var unsupportedCodes = map[string]bool{
