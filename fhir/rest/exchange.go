@@ -97,9 +97,8 @@ func (s *Server) commit(c *gin.Context, status int) bool {
 	return false
 }
 
-// record completes the exchange from the request itself and
-// stores it once; later calls and a server without an audit trail store
-// nothing.
+// record completes the exchange from the request itself and stores it.
+// Later calls, and a server without an audit trail, store nothing.
 func (s *Server) record(c *gin.Context, status int) error {
 	x := exchange(c)
 	if x.committed || s.cfg.Audit == nil {
